@@ -1,0 +1,160 @@
+/* fastchunk.h — the only header Cython sees: plan structs, decoders, the threaded read. */
+#ifndef FASTCHUNK_H
+#define FASTCHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FC_MAX_DIMS 32    /* HDF5's own limit (H5S_MAX_RANK) */
+#define FC_MAX_FILTERS 8
+
+/* Status codes: >= 0 fine, < 0 one of these. fc_strerror() gives the text. */
+enum {
+    FC_OK = 0,
+    FC_E_NOMEM = -1,       /* malloc failed */
+    FC_E_IO = -2,          /* pread failed; fc_error_t.sys_errno says why */
+    FC_E_SHORT_READ = -3,  /* the file ends before the chunk does */
+    FC_E_CORRUPT = -4,     /* stored bytes are inconsistent; .at is the byte offset in the chunk */
+    FC_E_UNSUPPORTED = -5, /* filter or parameter the native path does not decode */
+    FC_E_INVALID = -6,     /* the plan itself is wrong (a bug in the caller) */
+    FC_E_CANCELLED = -7,   /* fc_job_cancel() was called */
+    FC_E_THREAD = -8,      /* a thread could not be started */
+    FC_E_CHECKSUM = -9,    /* a stored checksum does not match the data */
+};
+const char *fc_strerror(int code);
+
+/* HDF5 filter ids the native path knows. */
+#define FC_FILTER_DEFLATE 1
+#define FC_FILTER_SHUFFLE 2
+#define FC_FILTER_FLETCHER32 3
+#define FC_FILTER_LZ4 32004
+#define FC_FILTER_BITSHUFFLE 32008
+
+/* Bitshuffle compression codes (cd_values[4]). */
+#define FC_BSHUF_NONE 0
+#define FC_BSHUF_LZ4 2
+
+/* One filter of a pipeline. cd holds the HDF5 cd_values the decoder needs:
+ * bitshuffle: cd[0] elem size, cd[1] block elems (0 = default), cd[2] compression;
+ * shuffle: cd[0] elem size. */
+typedef struct {
+    uint32_t id;
+    uint32_t ncd;
+    uint32_t cd[6];
+} fc_filter_t;
+
+/* How the chunks of one stored dataset look. */
+#define FC_LAYOUT_DONT_FILTER_PARTIAL 1u /* H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS */
+typedef struct {
+    int32_t ndim;
+    uint32_t elem_size;
+    uint32_t nfilters;
+    uint32_t flags;                       /* FC_LAYOUT_* */
+    int64_t chunk_shape[FC_MAX_DIMS];
+    fc_filter_t filters[FC_MAX_FILTERS];  /* pipeline (write) order; decode runs them reversed */
+} fc_layout_t;
+
+/* One chunk to read. Must match ROW_DTYPE in src/fastchunk/plan.py (32 bytes). */
+#define FC_ROW_PARTIAL 1u   /* an edge chunk that sticks out of the dataset */
+typedef struct {
+    int64_t offset;       /* byte offset in the file */
+    int64_t nbytes;       /* stored bytes */
+    int32_t file_no;      /* index into fc_read_t.fds */
+    int32_t layout_no;    /* index into fc_read_t.layouts */
+    uint32_t filter_mask; /* bit i set: filter i was skipped for this chunk */
+    uint32_t flags;       /* FC_ROW_* */
+} fc_row_t;
+
+/* The first error of a read (or of one decode call). */
+typedef struct {
+    int code;          /* FC_E_* */
+    int sys_errno;     /* errno for FC_E_IO */
+    int64_t row;       /* plan row, -1 if none */
+    int64_t at;        /* byte offset inside the stored chunk, or file offset for I/O errors */
+    const char *what;  /* static text: what exactly was wrong */
+} fc_error_t;
+
+/* A whole read. rows are in I/O order (file_no, offset). regions holds, per row,
+ * 3*ndim int64: the chunk-local start (elements), the start in out, and the count per axis;
+ * the chunk elements used are start + i*step[d]. out is C-contiguous with shape out_shape. */
+typedef struct {
+    const fc_row_t *rows;
+    int64_t nrows;
+    const int64_t *regions;
+    const int64_t *step;
+    const int64_t *out_shape;
+    int32_t ndim;
+    uint32_t out_elem_size;
+    uint8_t *out;
+    const int *fds;
+    int32_t nfiles;
+    const fc_layout_t *layouts;
+    int32_t nlayouts;
+    int32_t num_threads;        /* workers this read may use (>= 1) */
+    int64_t io_inflight_bytes;  /* read-ahead bound (<= 0: default) */
+} fc_read_t;
+
+/* ---- threaded read (fc_job.c) ---------------------------------------------------------
+ * fc_job_start: validate req, start its I/O thread and hand chunks to the process-wide pool.
+ *   req and every buffer it points to must stay alive until fc_job_finish. Returns FC_OK or
+ *   FC_E_INVALID / FC_E_NOMEM / FC_E_THREAD (then *job is NULL and err says why).
+ * fc_job_wait: wait up to timeout_ms; 1 when the job is complete, 0 on timeout. No GIL needed.
+ * fc_job_cancel: ask the job to stop at the next chunk (any thread).
+ * fc_job_finish: wait until done, free the job, return its status (first error wins in err).
+ * fc_read_sync: start + finish, for callers that need no interruption.
+ * Several jobs may run at once from different threads; they share the pool. */
+typedef struct fc_job fc_job_t;
+int fc_job_start(const fc_read_t *req, fc_job_t **job, fc_error_t *err);
+int fc_job_wait(fc_job_t *job, int timeout_ms);
+void fc_job_cancel(fc_job_t *job);
+int fc_job_finish(fc_job_t *job, fc_error_t *err);
+int fc_read_sync(const fc_read_t *req, fc_error_t *err);
+/* Worker threads currently in the pool (grows to the largest num_threads asked for). */
+int fc_pool_size(void);
+
+/* ---- decoders (each thread-safe given its own scratch) -------------------------------- */
+typedef struct fc_scratch fc_scratch_t;
+fc_scratch_t *fc_scratch_new(void);
+void fc_scratch_free(fc_scratch_t *s);
+
+/* Undo a chunk's pipeline (skipping filters whose filter_mask bit is set, all of them when
+ * unfiltered != 0) from src[0:srclen] into exactly dstlen bytes at dst. */
+int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered,
+                    const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                    fc_scratch_t *s, fc_error_t *err);
+
+/* One raw LZ4 block (no frame) that must decode to exactly dstlen bytes and use all of src. */
+int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                        size_t *err_at);
+
+/* Bitshuffle (filter 32008) stage: src is the stored chunk, dst gets exactly dstlen bytes. */
+int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                         uint32_t elem_size, uint32_t block_elems, uint32_t compression,
+                         fc_scratch_t *s, fc_error_t *err);
+
+/* ---- SIMD kernels (fc_cpu.c picks them once) ------------------------------------------ */
+/* in: 8 bit-rows of nrow bytes; out: 8*nrow bytes, byte k of group g = element 8g+k. */
+typedef void (*fc_bitplane_fn)(const uint8_t *in, uint8_t *out, size_t nrow);
+/* in: elem_size planes of n bytes; out: n elements of elem_size bytes. */
+typedef void (*fc_unshuffle_fn)(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
+typedef struct {
+    const char *name;
+    fc_bitplane_fn bitplane_untranspose;
+    fc_unshuffle_fn byte_unshuffle;
+} fc_kernels_t;
+/* The kernels in use: FASTCHUNK_SIMD=generic|sse2|avx2 forces one (if the CPU has it). */
+const fc_kernels_t *fc_kernels(void);
+/* Force a kernel set by name; returns 0, or -1 if unknown or the CPU lacks it. Not thread-safe
+ * with reads in flight (tests call it between reads). */
+int fc_kernels_select(const char *name);
+/* Comma-separated names this CPU can run, best last. */
+const char *fc_kernels_available(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+/* fc_bitshuffle.c — bitshuffle filter 32008: framing, LZ4 per block, untranspose per block.
+ *
+ * Stored chunk with LZ4 (all header fields big-endian):
+ *   u64 uncompressed bytes | u32 block size in bytes | { u32 C | C bytes of one LZ4 block } ...
+ *   | (n % 8) elements copied raw.
+ * Without compression there is no header and the blocks follow each other uncompressed.
+ * Each block is decoded into per-thread scratch that stays in L1/L2 and untransposed
+ * straight into the destination (one fused pass per block). */
+#include <string.h>
+
+#include "fc_internal.h"
+
+/* The bitshuffle library's default: 8 kB worth of elements, a multiple of 8, at least 128. */
+static size_t default_block_elems(size_t elem_size)
+{
+    size_t b = 8192 / elem_size / 8 * 8;
+    return b < 128 ? 128 : b;
+}
+
+/* Undo the bit transpose of one block of m elements (m % 8 == 0) of elem_size bytes. */
+static void untranspose_block(const fc_kernels_t *k, const uint8_t *in, uint8_t *out, size_t m,
+                              size_t elem_size, uint8_t *planes)
+{
+    if (elem_size == 1) {
+        k->bitplane_untranspose(in, out, m / 8);
+        return;
+    }
+    /* Shuffled layout is [byte][bit][m/8]: each byte position is one independent plane. */
+    for (size_t j = 0; j < elem_size; j++)
+        k->bitplane_untranspose(in + j * m, planes + j * m, m / 8);
+    k->byte_unshuffle(planes, out, m, elem_size);
+}
+
+/* Elements in the block starting at element done: full blocks, then the rest rounded down to 8. */
+static inline size_t block_len(size_t n, size_t done, size_t be)
+{
+    size_t left = n - done;
+    return left >= be ? be : left - left % 8;
+}
+
+static int decode_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n, size_t es,
+                      size_t be, fc_scratch_t *s, fc_error_t *err)
+{
+    const fc_kernels_t *k = fc_kernels();
+    if (srclen != n * es)
+        return fc_fail(err, FC_E_CORRUPT, srclen, "bitshuffle (uncompressed): stored size is not the chunk size");
+    size_t first = block_len(n, 0, be);
+    if (es > 1 && fc_grow(&s->planes, &s->planes_cap, first * es))
+        return fc_fail(err, FC_E_NOMEM, 0, "bitshuffle scratch");
+    size_t done = 0;
+    for (size_t m; (m = block_len(n, done, be)) > 0; done += m)
+        untranspose_block(k, src + done * es, dst + done * es, m, es, s->planes);
+    memcpy(dst + done * es, src + done * es, (n - done) * es);
+    return FC_OK;
+}
+
+static int decode_lz4(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n, size_t es,
+                      fc_scratch_t *s, fc_error_t *err)
+{
+    const fc_kernels_t *k = fc_kernels();
+    if (srclen < 12)
+        return fc_fail(err, FC_E_CORRUPT, 0, "bitshuffle: chunk shorter than its 12-byte header");
+    if (fc_load_be64(src) != (uint64_t)(n * es))
+        return fc_fail(err, FC_E_CORRUPT, 0, "bitshuffle: header size disagrees with the chunk size");
+    uint32_t block_bytes = fc_load_be32(src + 8);
+    if (block_bytes == 0 || block_bytes % (8 * es))
+        return fc_fail(err, FC_E_CORRUPT, 8, "bitshuffle: block size is not a multiple of 8 elements");
+    size_t be = block_bytes / es;
+    /* Scratch never needs more than one block of this chunk, whatever the header claims. */
+    size_t first = block_len(n, 0, be);
+    if (fc_grow(&s->block, &s->block_cap, first * es) ||
+        (es > 1 && fc_grow(&s->planes, &s->planes_cap, first * es)))
+        return fc_fail(err, FC_E_NOMEM, 0, "bitshuffle scratch");
+    size_t pos = 12, done = 0;
+    for (size_t m; (m = block_len(n, done, be)) > 0; done += m) {
+        if (srclen - pos < 4)
+            return fc_fail(err, FC_E_CORRUPT, pos, "bitshuffle: chunk ends before a block header");
+        size_t c = fc_load_be32(src + pos);
+        pos += 4;
+        if (c > srclen - pos)
+            return fc_fail(err, FC_E_CORRUPT, pos - 4, "bitshuffle: compressed block runs past the end of the chunk");
+        size_t at = 0;
+        if (fc_lz4_block_decode(src + pos, c, s->block, m * es, &at) != FC_OK)
+            return fc_fail(err, FC_E_CORRUPT, pos + at, "bitshuffle: LZ4 block is corrupt");
+        untranspose_block(k, s->block, dst + done * es, m, es, s->planes);
+        pos += c;
+    }
+    size_t tail = (n - done) * es;
+    if (srclen - pos != tail)
+        return fc_fail(err, FC_E_CORRUPT, pos, "bitshuffle: bytes after the last block do not match the raw tail");
+    memcpy(dst + done * es, src + pos, tail);
+    return FC_OK;
+}
+
+int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                         uint32_t elem_size, uint32_t block_elems, uint32_t compression,
+                         fc_scratch_t *s, fc_error_t *err)
+{
+    if (elem_size == 0 || dstlen % elem_size)
+        return fc_fail(err, FC_E_INVALID, 0, "bitshuffle: chunk size is not a whole number of elements");
+    size_t n = dstlen / elem_size;
+    if (compression == FC_BSHUF_LZ4)
+        return decode_lz4(src, srclen, dst, n, elem_size, s, err);
+    if (compression == FC_BSHUF_NONE) {
+        size_t be = block_elems ? block_elems : default_block_elems(elem_size);
+        if (be % 8)
+            return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: block size is not a multiple of 8");
+        return decode_raw(src, srclen, dst, n, elem_size, be, s, err);
+    }
+    return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: compression other than LZ4 or none");
+}

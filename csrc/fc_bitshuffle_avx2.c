@@ -1,0 +1,108 @@
+/* fc_bitshuffle_avx2.c — AVX2 bit-untranspose (32 groups a step) and byte-unshuffle.
+ *
+ * AVX2 unpacks work inside each 128-bit lane, so after interleaving, lane 0 of a register
+ * holds groups from the first 16 and lane 1 the matching groups 16 further on; the stores
+ * put the lanes back in order with permute2x128. */
+#include "fc_internal.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+static inline __m256i transpose8x8_x4(__m256i x)
+{
+    __m256i t;
+    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 7)),
+                         _mm256_set1_epi64x(0x00AA00AA00AA00AALL));
+    x = _mm256_xor_si256(x, _mm256_xor_si256(t, _mm256_slli_epi64(t, 7)));
+    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 14)),
+                         _mm256_set1_epi64x(0x0000CCCC0000CCCCLL));
+    x = _mm256_xor_si256(x, _mm256_xor_si256(t, _mm256_slli_epi64(t, 14)));
+    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 28)),
+                         _mm256_set1_epi64x(0x00000000F0F0F0F0LL));
+    x = _mm256_xor_si256(x, _mm256_xor_si256(t, _mm256_slli_epi64(t, 28)));
+    return x;
+}
+
+/* Store a (lane 0) and b (lane 0) at lo, and their lane 1 halves at hi. */
+static inline void store_lanes(uint8_t *lo, uint8_t *hi, __m256i a, __m256i b)
+{
+    _mm256_storeu_si256((__m256i *)lo, _mm256_permute2x128_si256(a, b, 0x20));
+    _mm256_storeu_si256((__m256i *)hi, _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+void fc_bitplane_untranspose_avx2(const uint8_t *in, uint8_t *out, size_t nrow)
+{
+    size_t g = 0;
+    for (; g + 32 <= nrow; g += 32) {
+        __m256i r[8];
+        for (int b = 0; b < 8; b++)
+            r[b] = _mm256_loadu_si256((const __m256i *)(in + (size_t)b * nrow + g));
+        __m256i a01l = _mm256_unpacklo_epi8(r[0], r[1]), a01h = _mm256_unpackhi_epi8(r[0], r[1]);
+        __m256i a23l = _mm256_unpacklo_epi8(r[2], r[3]), a23h = _mm256_unpackhi_epi8(r[2], r[3]);
+        __m256i a45l = _mm256_unpacklo_epi8(r[4], r[5]), a45h = _mm256_unpackhi_epi8(r[4], r[5]);
+        __m256i a67l = _mm256_unpacklo_epi8(r[6], r[7]), a67h = _mm256_unpackhi_epi8(r[6], r[7]);
+        __m256i b0 = _mm256_unpacklo_epi16(a01l, a23l), b1 = _mm256_unpackhi_epi16(a01l, a23l);
+        __m256i b2 = _mm256_unpacklo_epi16(a01h, a23h), b3 = _mm256_unpackhi_epi16(a01h, a23h);
+        __m256i c0 = _mm256_unpacklo_epi16(a45l, a67l), c1 = _mm256_unpackhi_epi16(a45l, a67l);
+        __m256i c2 = _mm256_unpacklo_epi16(a45h, a67h), c3 = _mm256_unpackhi_epi16(a45h, a67h);
+        /* d[k]: lane 0 = groups g+2k, g+2k+1; lane 1 = groups g+16+2k, g+16+2k+1 */
+        __m256i d[8];
+        d[0] = _mm256_unpacklo_epi32(b0, c0); d[1] = _mm256_unpackhi_epi32(b0, c0);
+        d[2] = _mm256_unpacklo_epi32(b1, c1); d[3] = _mm256_unpackhi_epi32(b1, c1);
+        d[4] = _mm256_unpacklo_epi32(b2, c2); d[5] = _mm256_unpackhi_epi32(b2, c2);
+        d[6] = _mm256_unpacklo_epi32(b3, c3); d[7] = _mm256_unpackhi_epi32(b3, c3);
+        for (int k = 0; k < 8; k++)
+            d[k] = transpose8x8_x4(d[k]);
+        uint8_t *o = out + 8 * g;
+        for (int k = 0; k < 8; k += 2)
+            store_lanes(o + 16 * k, o + 128 + 16 * k, d[k], d[k + 1]);
+    }
+    fc_bitplane_groups(in, out, nrow, g);
+}
+
+void fc_byte_unshuffle_avx2(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size)
+{
+    size_t i = 0;
+    if (elem_size == 2) {
+        const uint8_t *p0 = in, *p1 = in + n;
+        for (; i + 32 <= n; i += 32) {
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(p0 + i));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(p1 + i));
+            /* lo: elements 0-7 | 16-23, hi: 8-15 | 24-31 */
+            store_lanes(out + 2 * i, out + 2 * i + 32, _mm256_unpacklo_epi8(x0, x1),
+                        _mm256_unpackhi_epi8(x0, x1));
+        }
+    } else if (elem_size == 4) {
+        const uint8_t *p0 = in, *p1 = in + n, *p2 = in + 2 * n, *p3 = in + 3 * n;
+        for (; i + 32 <= n; i += 32) {
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(p0 + i));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(p1 + i));
+            __m256i x2 = _mm256_loadu_si256((const __m256i *)(p2 + i));
+            __m256i x3 = _mm256_loadu_si256((const __m256i *)(p3 + i));
+            __m256i al = _mm256_unpacklo_epi8(x0, x1), bl = _mm256_unpacklo_epi8(x2, x3);
+            __m256i ah = _mm256_unpackhi_epi8(x0, x1), bh = _mm256_unpackhi_epi8(x2, x3);
+            /* e0: elements 0-3 | 16-19, e1: 4-7 | 20-23, e2: 8-11 | 24-27, e3: 12-15 | 28-31 */
+            __m256i e0 = _mm256_unpacklo_epi16(al, bl), e1 = _mm256_unpackhi_epi16(al, bl);
+            __m256i e2 = _mm256_unpacklo_epi16(ah, bh), e3 = _mm256_unpackhi_epi16(ah, bh);
+            uint8_t *o = out + 4 * i;
+            store_lanes(o, o + 64, e0, e1);
+            store_lanes(o + 32, o + 96, e2, e3);
+        }
+    } else {
+        fc_byte_unshuffle_sse2(in, out, n, elem_size);
+        return;
+    }
+    fc_unshuffle_elems(in, out, n, elem_size, i);
+}
+
+#else
+/* Compiler without AVX2: fc_cpu.c never selects these. */
+void fc_bitplane_untranspose_avx2(const uint8_t *in, uint8_t *out, size_t nrow)
+{
+    fc_bitplane_untranspose_generic(in, out, nrow);
+}
+void fc_byte_unshuffle_avx2(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size)
+{
+    fc_byte_unshuffle_generic(in, out, n, elem_size);
+}
+#endif

@@ -1,0 +1,94 @@
+/* fc_internal.h — helpers shared by the C files; not seen by Cython. */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fastchunk.h"
+
+/* Per-thread scratch, allocated once and grown on demand; never shared between threads. */
+struct fc_scratch {
+    uint8_t *block;   /* one decoded (still shuffled) bitshuffle block */
+    size_t block_cap;
+    uint8_t *planes;  /* one block after bit-untranspose, before byte-unshuffle */
+    size_t planes_cap;
+    uint8_t *chunk;   /* a whole decoded chunk, when it cannot go straight to its destination */
+    size_t chunk_cap;
+    uint8_t *stage[2]; /* ping-pong buffers between pipeline stages */
+    size_t stage_cap[2];
+};
+
+/* Grow *buf to at least need bytes (contents not kept). Returns 0 or FC_E_NOMEM. */
+int fc_grow(uint8_t **buf, size_t *cap, size_t need);
+
+static inline uint64_t fc_load_be64(const uint8_t *p)
+{
+    return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |
+           ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
+           ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+}
+
+static inline uint32_t fc_load_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
+           (uint32_t)p[3];
+}
+
+static inline int fc_fail(fc_error_t *err, int code, size_t at, const char *what)
+{
+    if (err) {
+        err->code = code;
+        err->at = (int64_t)at;
+        err->what = what;
+    }
+    return code;
+}
+
+/* Portable kernels (fc_bitshuffle_generic.c), also used for the tails of the SIMD ones. */
+void fc_bitplane_untranspose_generic(const uint8_t *in, uint8_t *out, size_t nrow);
+void fc_byte_unshuffle_generic(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
+/* SIMD kernels, each in its own file compiled with its own flags. */
+void fc_bitplane_untranspose_sse2(const uint8_t *in, uint8_t *out, size_t nrow);
+void fc_byte_unshuffle_sse2(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
+void fc_bitplane_untranspose_avx2(const uint8_t *in, uint8_t *out, size_t nrow);
+void fc_byte_unshuffle_avx2(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
+
+/* Transpose the 8x8 bit matrix in x: bit 8r+c moves to bit 8c+r. */
+static inline uint64_t fc_transpose8x8(uint64_t x)
+{
+    uint64_t t;
+    t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAULL;
+    x = x ^ t ^ (t << 7);
+    t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCULL;
+    x = x ^ t ^ (t << 14);
+    t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ULL;
+    x = x ^ t ^ (t << 28);
+    return x;
+}
+
+/* The scalar bit-untranspose of groups g0..nrow-1 (kernels use it for their tails). */
+static inline void fc_bitplane_groups(const uint8_t *in, uint8_t *out, size_t nrow, size_t g0)
+{
+    for (size_t g = g0; g < nrow; g++) {
+        uint64_t x = 0;
+        /* byte b of x holds bit b of the 8 elements of group g */
+        for (int b = 0; b < 8; b++)
+            x |= (uint64_t)in[(size_t)b * nrow + g] << (8 * b);
+        x = fc_transpose8x8(x);
+        for (int k = 0; k < 8; k++)
+            out[8 * g + k] = (uint8_t)(x >> (8 * k));
+    }
+}
+
+/* The scalar byte-unshuffle of elements i0..n-1 (kernels use it for their tails). */
+static inline void fc_unshuffle_elems(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size,
+                                      size_t i0)
+{
+    /* Walk the output in order so writes stream; reads hop between elem_size planes. */
+    for (size_t i = i0; i < n; i++)
+        for (size_t j = 0; j < elem_size; j++)
+            out[i * elem_size + j] = in[j * n + i];
+}
+
+#endif

@@ -1,0 +1,121 @@
+/* fc_io.c — the I/O thread of a read: pread in file-offset order, bounded bytes ahead.
+ *
+ * Small neighbouring chunks are read together (this is what makes 100k tiny chunks fast);
+ * big chunks are read one by one into reused buffers so the workers can start early. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "fc_job.h"
+
+#define DEFAULT_INFLIGHT ((int64_t)64 << 20)
+#define COALESCE_MAX ((int64_t)1 << 20) /* bytes one coalesced read may cover */
+#define COALESCE_GAP 4096               /* unused bytes between chunks worth reading through */
+#define SMALL_CHUNK ((int64_t)256 << 10)
+
+int fc_pread_full(int fd, uint8_t *buf, size_t len, int64_t off, fc_error_t *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + (int64_t)done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err->sys_errno = errno;
+            return fc_fail(err, FC_E_IO, (size_t)(off + (int64_t)done), "pread failed");
+        }
+        if (n == 0)
+            return fc_fail(err, FC_E_SHORT_READ, (size_t)(off + (int64_t)done), "file ends inside the chunk");
+        done += (size_t)n;
+    }
+    return FC_OK;
+}
+
+/* End (exclusive) of the run of rows starting at i that one read should cover. */
+static int64_t coalesce(const fc_read_t *r, int64_t i, int64_t *start, int64_t *end)
+{
+    const fc_row_t *a = &r->rows[i];
+    *start = a->offset;
+    *end = a->offset + a->nbytes;
+    int64_t j = i + 1;
+    if (a->nbytes >= SMALL_CHUNK)
+        return j;
+    for (; j < r->nrows; j++) {
+        const fc_row_t *b = &r->rows[j];
+        if (b->file_no != a->file_no || b->nbytes >= SMALL_CHUNK)
+            break;
+        if (b->offset < *start || b->offset > *end + COALESCE_GAP)
+            break;
+        int64_t e = b->offset + b->nbytes > *end ? b->offset + b->nbytes : *end;
+        if (e - *start > COALESCE_MAX)
+            break;
+        *end = e;
+    }
+    return j;
+}
+
+/* The row of [i, j) that holds file offset at (for error messages). */
+static int64_t row_at(const fc_read_t *r, int64_t i, int64_t j, int64_t at)
+{
+    for (int64_t k = i; k < j; k++)
+        if (at < r->rows[k].offset + r->rows[k].nbytes)
+            return k;
+    return j - 1;
+}
+
+void *fc_io_main(void *arg)
+{
+    fc_job_t *job = arg;
+    fc_pool_t *p = job->pool;
+    const fc_read_t *r = &job->req;
+    int64_t limit = r->io_inflight_bytes > 0 ? r->io_inflight_bytes : DEFAULT_INFLIGHT;
+
+    for (int64_t i = 0, j; i < r->nrows; i = j) {
+        int64_t start, end;
+        j = coalesce(r, i, &start, &end);
+        size_t len = (size_t)(end - start);
+
+        pthread_mutex_lock(&p->mu);
+        while (job->inflight > 0 && job->inflight + (int64_t)len > limit &&
+               !__atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE))
+            pthread_cond_wait(&job->io_cv, &p->mu);
+        int stop = __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE);
+        if (!stop)
+            job->inflight += (int64_t)len;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+
+        fc_error_t e = {0, 0, i, 0, NULL};
+        fc_task_t *t = malloc(sizeof *t);
+        fc_buf_t *buf = t ? fc_pool_take_buf(p, len) : NULL;
+        int rc = buf ? fc_pread_full(r->fds[r->rows[i].file_no], buf->data, len, start, &e)
+                     : fc_fail(&e, FC_E_NOMEM, 0, "read buffer");
+        pthread_mutex_lock(&p->mu);
+        if (rc != FC_OK) {
+            job->inflight -= (int64_t)len;
+            fc_pool_release_buf(p, buf);
+            pthread_mutex_unlock(&p->mu);
+            free(t);
+            if (rc != FC_E_NOMEM)
+                e.row = row_at(r, i, j, e.at);
+            fc_job_fail(job, &e);
+            break;
+        }
+        *t = (fc_task_t){NULL, i, j, buf, start, len};
+        if (job->tail)
+            job->tail->next = t;
+        else
+            job->head = t;
+        job->tail = t;
+        job->outstanding++;
+        pthread_cond_signal(&p->work_cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+
+    pthread_mutex_lock(&p->mu);
+    job->io_done = 1;
+    if (job->outstanding == 0)
+        pthread_cond_broadcast(&job->done_cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}

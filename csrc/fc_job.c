@@ -1,0 +1,307 @@
+/* fc_job.c — one read: validate the plan, run it on the pool, decode each chunk into `out`.
+ *
+ * Output regions of different rows are disjoint (the planner guarantees it and validate()
+ * checks the bounds), so workers write into `out` without locks; 1 or N threads give the same
+ * bytes. A chunk that maps onto one contiguous run of `out` is decoded straight there;
+ * any other is decoded into the worker's scratch and the needed part scattered. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "fc_job.h"
+
+#define MAX_CHUNK_BYTES ((int64_t)1 << 40)
+
+static int64_t chunk_elems(const fc_layout_t *lay)
+{
+    int64_t n = 1;
+    for (int d = 0; d < lay->ndim; d++)
+        n *= lay->chunk_shape[d];
+    return n;
+}
+
+/* Every index the workers will compute stays inside the chunk and inside `out`. */
+static int validate(const fc_read_t *r, fc_error_t *err)
+{
+    int nd = r->ndim;
+    if (nd < 1 || nd > FC_MAX_DIMS || r->nlayouts < 1 || r->num_threads < 1 || !r->out ||
+        r->out_elem_size == 0)
+        return fc_fail(err, FC_E_INVALID, 0, "bad read parameters");
+    for (int l = 0; l < r->nlayouts; l++) {
+        const fc_layout_t *lay = &r->layouts[l];
+        if (lay->ndim != nd || lay->elem_size != r->out_elem_size || lay->nfilters > FC_MAX_FILTERS)
+            return fc_fail(err, FC_E_INVALID, 0, "layout does not match the output");
+        int64_t n = lay->elem_size;
+        for (int d = 0; d < nd; d++) {
+            if (lay->chunk_shape[d] < 1 || lay->chunk_shape[d] > MAX_CHUNK_BYTES / n)
+                return fc_fail(err, FC_E_INVALID, 0, "bad chunk shape");
+            n *= lay->chunk_shape[d];
+        }
+    }
+    for (int d = 0; d < nd; d++)
+        if (r->step[d] < 1 || r->out_shape[d] < 0)
+            return fc_fail(err, FC_E_INVALID, 0, "bad step or output shape");
+    for (int64_t i = 0; i < r->nrows; i++) {
+        const fc_row_t *row = &r->rows[i];
+        err->row = i;
+        if (row->file_no < 0 || row->file_no >= r->nfiles || row->layout_no < 0 ||
+            row->layout_no >= r->nlayouts || row->offset < 0 || row->nbytes < 0 ||
+            row->nbytes > MAX_CHUNK_BYTES)
+            return fc_fail(err, FC_E_INVALID, 0, "bad plan row");
+        const fc_layout_t *lay = &r->layouts[row->layout_no];
+        const int64_t *cs = r->regions + i * 3 * nd, *os = cs + nd, *cnt = os + nd;
+        for (int d = 0; d < nd; d++) {
+            if (cnt[d] < 1 || cs[d] < 0 || os[d] < 0 ||
+                cs[d] + (cnt[d] - 1) * r->step[d] >= lay->chunk_shape[d] ||
+                os[d] + cnt[d] > r->out_shape[d])
+                return fc_fail(err, FC_E_INVALID, 0, "plan region outside the chunk or the output");
+        }
+    }
+    err->row = -1;
+    return FC_OK;
+}
+
+/* Element offset in `out` of the region's start, if the whole chunk lands there as one
+ * contiguous run; -1 otherwise. */
+static int64_t direct_offset(const fc_read_t *r, const fc_layout_t *lay, const int64_t *cs,
+                             const int64_t *os, const int64_t *cnt)
+{
+    int nd = r->ndim, first_wide = nd;
+    for (int d = 0; d < nd; d++) {
+        if (cs[d] != 0 || cnt[d] != lay->chunk_shape[d] || (cnt[d] > 1 && r->step[d] != 1))
+            return -1;
+        if (cnt[d] > 1 && first_wide == nd)
+            first_wide = d;
+    }
+    for (int d = first_wide + 1; d < nd; d++)
+        if (cnt[d] != r->out_shape[d])
+            return -1;
+    int64_t off = 0;
+    for (int d = 0; d < nd; d++)
+        off = off * r->out_shape[d] + os[d];
+    return off;
+}
+
+/* Copy the selected part of a decoded chunk into `out`. */
+static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *chunk,
+                    const int64_t *cs, const int64_t *os, const int64_t *cnt)
+{
+    int nd = r->ndim, last = nd - 1;
+    size_t es = r->out_elem_size;
+    int64_t cstride[FC_MAX_DIMS], ostride[FC_MAX_DIMS], idx[FC_MAX_DIMS];
+    cstride[last] = ostride[last] = 1;
+    for (int d = last - 1; d >= 0; d--) {
+        cstride[d] = cstride[d + 1] * lay->chunk_shape[d + 1];
+        ostride[d] = ostride[d + 1] * r->out_shape[d + 1];
+    }
+    int64_t cstep = r->step[last], n = cnt[last];
+    memset(idx, 0, sizeof idx);
+    for (;;) {
+        int64_t ci = 0, oi = 0;
+        for (int d = 0; d < nd; d++) {
+            ci += (cs[d] + idx[d] * r->step[d]) * cstride[d];
+            oi += (os[d] + idx[d]) * ostride[d];
+        }
+        const uint8_t *src = chunk + ci * (int64_t)es;
+        uint8_t *dst = r->out + oi * (int64_t)es;
+        if (cstep == 1)
+            memcpy(dst, src, (size_t)n * es);
+        else
+            for (int64_t k = 0; k < n; k++)
+                memcpy(dst + k * (int64_t)es, src + k * cstep * (int64_t)es, es);
+        int d = last - 1;
+        for (; d >= 0; d--) {
+            if (++idx[d] < cnt[d])
+                break;
+            idx[d] = 0;
+        }
+        if (d < 0)
+            return;
+    }
+}
+
+static int process_row(const fc_read_t *r, int64_t i, const uint8_t *src, fc_scratch_t *s,
+                       fc_error_t *err)
+{
+    const fc_row_t *row = &r->rows[i];
+    const fc_layout_t *lay = &r->layouts[row->layout_no];
+    const int64_t *cs = r->regions + i * 3 * r->ndim, *os = cs + r->ndim, *cnt = os + r->ndim;
+    size_t nbytes = (size_t)chunk_elems(lay) * lay->elem_size;
+    int unfiltered = (lay->flags & FC_LAYOUT_DONT_FILTER_PARTIAL) && (row->flags & FC_ROW_PARTIAL);
+    int64_t direct = direct_offset(r, lay, cs, os, cnt);
+    uint8_t *dst;
+    if (direct >= 0) {
+        dst = r->out + direct * (int64_t)lay->elem_size;
+    } else {
+        if (fc_grow(&s->chunk, &s->chunk_cap, nbytes))
+            return fc_fail(err, FC_E_NOMEM, 0, "chunk scratch");
+        dst = s->chunk;
+    }
+    int rc = fc_chunk_decode(lay, row->filter_mask, unfiltered, src, (size_t)row->nbytes, dst,
+                             nbytes, s, err);
+    if (rc != FC_OK)
+        return rc;
+    if (direct < 0)
+        scatter(r, lay, s->chunk, cs, os, cnt);
+    return FC_OK;
+}
+
+int fc_task_run(fc_job_t *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *err)
+{
+    const fc_read_t *r = &job->req;
+    for (int64_t i = t->row0; i < t->row1; i++) {
+        if (i > t->row0 && __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE))
+            return FC_OK; /* someone else's error or a cancel: it is already recorded */
+        const uint8_t *src = t->buf->data + (r->rows[i].offset - t->file_offset);
+        int rc = process_row(r, i, src, s, err);
+        if (rc != FC_OK) {
+            err->row = i;
+            return rc;
+        }
+    }
+    return FC_OK;
+}
+
+void fc_job_fail(fc_job_t *job, const fc_error_t *e)
+{
+    pthread_mutex_lock(&job->pool->mu);
+    if (!job->failed) {
+        job->failed = 1;
+        job->err = *e;
+    }
+    __atomic_store_n(&job->cancel, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&job->io_cv);
+    pthread_mutex_unlock(&job->pool->mu);
+}
+
+/* A read of one chunk runs on the caller's thread: waking the pool would cost more. */
+static int run_inline(const fc_read_t *r, fc_pool_t *p, fc_error_t *err)
+{
+    for (int64_t i = 0; i < r->nrows; i++) {
+        const fc_row_t *row = &r->rows[i];
+        fc_buf_t *buf = fc_pool_take_buf(p, (size_t)row->nbytes);
+        fc_scratch_t *s = fc_pool_take_scratch(p);
+        int rc = buf && s ? FC_OK : fc_fail(err, FC_E_NOMEM, 0, "inline read buffers");
+        if (rc == FC_OK)
+            rc = fc_pread_full(r->fds[row->file_no], buf->data, (size_t)row->nbytes, row->offset, err);
+        if (rc == FC_OK)
+            rc = process_row(r, i, buf->data, s, err);
+        pthread_mutex_lock(&p->mu);
+        fc_pool_release_buf(p, buf);
+        pthread_mutex_unlock(&p->mu);
+        if (s)
+            fc_pool_release_scratch(p, s);
+        if (rc != FC_OK) {
+            err->row = i;
+            return rc;
+        }
+    }
+    return FC_OK;
+}
+
+int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
+{
+    *out_job = NULL;
+    *err = (fc_error_t){0, 0, -1, 0, NULL};
+    int rc = validate(req, err);
+    if (rc != FC_OK)
+        return rc;
+    fc_pool_t *p = fc_pool_get();
+    fc_job_t *job = calloc(1, sizeof *job);
+    if (!p || !job) {
+        free(job);
+        return fc_fail(err, FC_E_NOMEM, 0, "job");
+    }
+    job->req = *req;
+    job->pool = p;
+    job->err = (fc_error_t){0, 0, -1, 0, NULL};
+    pthread_cond_init(&job->io_cv, NULL);
+    pthread_cond_init(&job->done_cv, NULL);
+
+    if (req->nrows <= 1) {
+        rc = run_inline(req, p, &job->err);
+        job->failed = rc != FC_OK;
+        if (job->failed)
+            job->err.code = rc;
+        job->io_done = 1;
+        *out_job = job;
+        return FC_OK;
+    }
+    rc = fc_pool_ensure_workers(p, req->num_threads);
+    if (rc != FC_OK) {
+        free(job);
+        return fc_fail(err, rc, 0, "cannot start worker threads");
+    }
+    pthread_mutex_lock(&p->mu);
+    job->next = p->jobs;
+    p->jobs = job;
+    pthread_mutex_unlock(&p->mu);
+    if (pthread_create(&job->io_thread, NULL, fc_io_main, job) != 0) {
+        fc_error_t e = {FC_E_THREAD, errno, -1, 0, "cannot start the I/O thread"};
+        fc_job_fail(job, &e);
+        pthread_mutex_lock(&p->mu);
+        job->io_done = 1;
+        pthread_mutex_unlock(&p->mu);
+    } else {
+        job->io_started = 1;
+    }
+    *out_job = job;
+    return FC_OK;
+}
+
+int fc_job_wait(fc_job_t *job, int timeout_ms)
+{
+    fc_pool_t *p = job->pool;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    int done;
+    while (!(done = job->io_done && job->outstanding == 0))
+        if (timeout_ms < 0)
+            pthread_cond_wait(&job->done_cv, &p->mu);
+        else if (pthread_cond_timedwait(&job->done_cv, &p->mu, &until) == ETIMEDOUT)
+            break;
+    done = job->io_done && job->outstanding == 0;
+    pthread_mutex_unlock(&p->mu);
+    return done;
+}
+
+void fc_job_cancel(fc_job_t *job)
+{
+    fc_error_t e = {FC_E_CANCELLED, 0, -1, 0, "cancelled"};
+    fc_job_fail(job, &e);
+}
+
+int fc_job_finish(fc_job_t *job, fc_error_t *err)
+{
+    fc_pool_t *p = job->pool;
+    fc_job_wait(job, -1);
+    if (job->io_started)
+        pthread_join(job->io_thread, NULL);
+    pthread_mutex_lock(&p->mu);
+    for (fc_job_t **j = &p->jobs; *j; j = &(*j)->next)
+        if (*j == job) {
+            *j = job->next;
+            break;
+        }
+    pthread_mutex_unlock(&p->mu);
+    int rc = job->failed ? job->err.code : FC_OK;
+    *err = job->err;
+    pthread_cond_destroy(&job->io_cv);
+    pthread_cond_destroy(&job->done_cv);
+    free(job);
+    return rc;
+}
+
+int fc_read_sync(const fc_read_t *req, fc_error_t *err)
+{
+    fc_job_t *job;
+    int rc = fc_job_start(req, &job, err);
+    return rc != FC_OK ? rc : fc_job_finish(job, err);
+}

@@ -1,0 +1,72 @@
+/* fc_job.h — the pieces of a read shared by fc_job.c, fc_io.c and fc_pool.c. */
+#ifndef FC_JOB_H
+#define FC_JOB_H
+
+#include <pthread.h>
+
+#include "fc_internal.h"
+
+/* A read buffer, reused across reads through the pool's cache. */
+typedef struct fc_buf {
+    struct fc_buf *next;
+    uint8_t *data;
+    size_t cap;
+} fc_buf_t;
+
+/* Rows [row0, row1) whose stored bytes sit in buf, which holds the file from file_offset. */
+typedef struct fc_task {
+    struct fc_task *next;
+    int64_t row0, row1;
+    fc_buf_t *buf;
+    int64_t file_offset;
+    size_t len;
+} fc_task_t;
+
+typedef struct fc_pool fc_pool_t;
+
+struct fc_job {
+    fc_read_t req;
+    fc_pool_t *pool;
+    struct fc_job *next;      /* in the pool's list of running jobs */
+    fc_task_t *head, *tail;   /* read, waiting for a worker */
+    int active;               /* workers on this job now */
+    int64_t inflight;         /* bytes read and not yet decoded */
+    int64_t outstanding;      /* tasks queued or being decoded */
+    int io_done;              /* the I/O thread has queued its last task */
+    int cancel;               /* atomic: stop at the next chunk */
+    int failed;
+    fc_error_t err;           /* the first error */
+    pthread_cond_t io_cv;     /* the I/O thread waits here for room */
+    pthread_cond_t done_cv;   /* the caller waits here */
+    pthread_t io_thread;
+    int io_started;
+};
+
+struct fc_pool {
+    pthread_mutex_t mu;       /* guards the pool and every job's queue and counters */
+    pthread_cond_t work_cv;   /* workers wait here */
+    fc_job_t *jobs;
+    int nworkers;
+    fc_buf_t *free_bufs;
+    size_t cached_bytes;
+    fc_scratch_t *scratch[8];
+    int nscratch;
+};
+
+fc_pool_t *fc_pool_get(void);
+int fc_pool_ensure_workers(fc_pool_t *p, int n);
+fc_buf_t *fc_pool_take_buf(fc_pool_t *p, size_t need);
+void fc_pool_release_buf(fc_pool_t *p, fc_buf_t *buf); /* caller holds p->mu */
+fc_scratch_t *fc_pool_take_scratch(fc_pool_t *p);
+void fc_pool_release_scratch(fc_pool_t *p, fc_scratch_t *s);
+
+/* Record the first error and cancel the job (takes p->mu). */
+void fc_job_fail(fc_job_t *job, const fc_error_t *e);
+/* Decode every row of a task into the output (worker thread, no lock held). */
+int fc_task_run(fc_job_t *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *err);
+/* The I/O thread's body. */
+void *fc_io_main(void *arg);
+/* pread exactly len bytes at off; FC_E_SHORT_READ / FC_E_IO with err->at = file offset. */
+int fc_pread_full(int fd, uint8_t *buf, size_t len, int64_t off, fc_error_t *err);
+
+#endif

@@ -1,0 +1,84 @@
+"""Build the one native extension: our C in csrc/ behind a thin Cython layer.
+
+SIMD kernel files get their own flags (-msse2, -mavx2) only if the compiler accepts them;
+the CPU is checked at run time (csrc/fc_cpu.c), never at build time, so the build never
+depends on the build host's CPU. FASTCHUNK_DEBUG=1 builds -O0 -g; FASTCHUNK_SANITIZE=1 adds
+AddressSanitizer and UndefinedBehaviorSanitizer (run with LD_PRELOAD of libasan).
+"""
+import os
+import tempfile
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+CSRC = "csrc"
+CORE_SOURCES = [
+    "fc_lz4.c",
+    "fc_bitshuffle.c",
+    "fc_bitshuffle_generic.c",
+    "fc_decode.c",
+    "fc_cpu.c",
+    "fc_pool.c",
+    "fc_io.c",
+    "fc_job.c",
+]
+# kernel file -> (flags it needs, macro telling fc_cpu.c it was built)
+SIMD_SOURCES = {
+    "fc_bitshuffle_sse2.c": (["-msse2"], "FC_HAVE_SSE2"),
+    "fc_bitshuffle_avx2.c": (["-mavx2"], "FC_HAVE_AVX2"),
+}
+
+DEBUG = os.environ.get("FASTCHUNK_DEBUG") == "1"
+SANITIZE = os.environ.get("FASTCHUNK_SANITIZE") == "1"
+BASE_CFLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+BASE_CFLAGS += ["-O0", "-g"] if DEBUG or SANITIZE else ["-O3"]
+LDFLAGS = ["-pthread"]
+if SANITIZE:
+    san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+    BASE_CFLAGS += san
+    LDFLAGS += san
+
+
+class BuildExt(build_ext):
+    """Compile each SIMD kernel file with its own flags, if the compiler accepts them."""
+
+    def _accepts(self, flags):
+        with tempfile.TemporaryDirectory() as tmp:
+            probe = os.path.join(tmp, "probe.c")
+            with open(probe, "w") as fh:
+                fh.write("int main(void) { return 0; }\n")
+            try:
+                self.compiler.compile([probe], output_dir=tmp, extra_postargs=flags)
+                return True
+            except Exception:
+                return False
+
+    def build_extension(self, ext):
+        for name, (flags, macro) in SIMD_SOURCES.items():
+            if not self._accepts(flags):
+                print(f"fastchunk: compiler rejects {flags}; {name} left out")
+                continue
+            objs = self.compiler.compile(
+                [os.path.join(CSRC, name)],
+                output_dir=self.build_temp,
+                include_dirs=[CSRC],
+                extra_postargs=BASE_CFLAGS + flags,
+            )
+            ext.extra_objects.extend(objs)
+            ext.define_macros.append((macro, "1"))
+        super().build_extension(ext)
+
+
+native = Extension(
+    "fastchunk._native",
+    sources=["src/fastchunk/_native.pyx"] + [os.path.join(CSRC, s) for s in CORE_SOURCES],
+    include_dirs=[CSRC],
+    extra_compile_args=BASE_CFLAGS,
+    extra_link_args=LDFLAGS,
+)
+
+setup(
+    ext_modules=cythonize([native], language_level=3, compiler_directives={"boundscheck": False}),
+    cmdclass={"build_ext": BuildExt},
+)

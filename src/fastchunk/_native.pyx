@@ -1,0 +1,283 @@
+# cython: language_level=3
+"""The one Cython module: plan arrays -> C, GIL released, status -> exception.
+
+Policy lives in Python (plan.py, dataset.py); speed lives in C (csrc/). This file only checks
+and pins buffers, fills the C structs and turns the returned status into an exception.
+"""
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+import numpy as np
+
+from .errors import error_from_status
+
+
+cdef extern from "fastchunk.h" nogil:
+    enum:
+        FC_MAX_DIMS
+        FC_MAX_FILTERS
+        FC_OK
+        FC_E_CANCELLED
+
+    ctypedef struct fc_filter_t:
+        uint32_t id
+        uint32_t ncd
+        uint32_t cd[6]
+
+    ctypedef struct fc_layout_t:
+        int32_t ndim
+        uint32_t elem_size
+        uint32_t nfilters
+        uint32_t flags
+        int64_t chunk_shape[32]
+        fc_filter_t filters[8]
+
+    ctypedef struct fc_row_t:
+        int64_t offset
+
+    ctypedef struct fc_error_t:
+        int code
+        int sys_errno
+        int64_t row
+        int64_t at
+        const char *what
+
+    ctypedef struct fc_read_t:
+        const fc_row_t *rows
+        int64_t nrows
+        const int64_t *regions
+        const int64_t *step
+        const int64_t *out_shape
+        int32_t ndim
+        uint32_t out_elem_size
+        uint8_t *out
+        const int *fds
+        int32_t nfiles
+        const fc_layout_t *layouts
+        int32_t nlayouts
+        int32_t num_threads
+        int64_t io_inflight_bytes
+
+    ctypedef struct fc_job_t:
+        pass
+    ctypedef struct fc_scratch_t:
+        pass
+
+    int fc_job_start(const fc_read_t *req, fc_job_t **job, fc_error_t *err)
+    int fc_job_wait(fc_job_t *job, int timeout_ms)
+    void fc_job_cancel(fc_job_t *job)
+    int fc_job_finish(fc_job_t *job, fc_error_t *err)
+    int fc_pool_size()
+
+    fc_scratch_t *fc_scratch_new()
+    void fc_scratch_free(fc_scratch_t *s)
+    int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered,
+                        const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                        fc_scratch_t *s, fc_error_t *err)
+    int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                            size_t *err_at)
+
+    ctypedef struct fc_kernels_t:
+        const char *name
+    const fc_kernels_t *fc_kernels()
+    int fc_kernels_select(const char *name)
+    const char *fc_kernels_available()
+
+
+# Must match fc_row_t in csrc/fastchunk.h.
+ROW_DTYPE = np.dtype([("offset", "<i8"), ("nbytes", "<i8"), ("file_no", "<i4"),
+                      ("layout_no", "<i4"), ("filter_mask", "<u4"), ("flags", "<u4")])
+assert ROW_DTYPE.itemsize == sizeof(fc_row_t) == 32
+MAX_DIMS = FC_MAX_DIMS
+MAX_FILTERS = FC_MAX_FILTERS
+cdef int WAIT_SLICE_MS = 50  # how often a waiting caller looks for Ctrl-C
+
+
+cdef class Layout:
+    """How the chunks of one stored dataset look: chunk shape, element size, filter pipeline.
+
+    filters: sequence of (filter_id, cd_values) in pipeline (write) order.
+    """
+    cdef fc_layout_t c
+
+    def __init__(self, chunk_shape, int elem_size, filters=(), unsigned flags=0):
+        memset(&self.c, 0, sizeof(fc_layout_t))
+        if not 1 <= len(chunk_shape) <= FC_MAX_DIMS:
+            raise ValueError(f"chunk rank {len(chunk_shape)} not in 1..{FC_MAX_DIMS}")
+        if len(filters) > FC_MAX_FILTERS:
+            raise ValueError(f"more than {FC_MAX_FILTERS} filters")
+        self.c.ndim = len(chunk_shape)
+        self.c.elem_size = elem_size
+        self.c.flags = flags
+        for d, n in enumerate(chunk_shape):
+            self.c.chunk_shape[d] = n
+        self.c.nfilters = len(filters)
+        for i, (fid, cd) in enumerate(filters):
+            self.c.filters[i].id = fid
+            cd = list(cd)[:6]
+            self.c.filters[i].ncd = len(cd)
+            for k, v in enumerate(cd):
+                self.c.filters[i].cd[k] = v
+
+    @property
+    def chunk_bytes(self):
+        n = self.c.elem_size
+        for d in range(self.c.ndim):
+            n *= self.c.chunk_shape[d]
+        return n
+
+
+cdef object _raise(fc_error_t *err, describe):
+    """The one place a native status becomes an exception."""
+    if err.code == FC_E_CANCELLED:
+        raise KeyboardInterrupt
+    what = err.what.decode() if err.what != NULL else ""
+    if err.sys_errno:
+        import os
+        what = f"{what} ({os.strerror(err.sys_errno)})"
+    context = describe(err.row, err.at, err.code) if describe is not None else ""
+    raise error_from_status(err.code, what, context)
+
+
+def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
+         long long io_inflight_bytes=0, describe=None):
+    """Run a read plan: decode every row's chunk into its region of `out`.
+
+    rows: ROW_DTYPE array in I/O order; regions: int64 (nrows, 3, ndim); out: C-contiguous,
+    writeable. describe(row, at, code) -> str names file/dataset/chunk for error messages.
+    Ctrl-C cancels the read (the pool stays usable) and raises KeyboardInterrupt.
+    """
+    if rows.dtype != ROW_DTYPE or not rows.flags.c_contiguous:
+        raise TypeError("rows must be a C-contiguous ROW_DTYPE array")
+    if not (isinstance(out, np.ndarray) and out.flags.c_contiguous and out.flags.writeable):
+        raise TypeError("out must be a writeable C-contiguous numpy array")
+    cdef int ndim = len(out_shape)
+    cdef Py_ssize_t nrows = rows.shape[0]
+    if nrows == 0:
+        return
+    regions = np.ascontiguousarray(regions, dtype=np.int64)
+    if regions.shape != (nrows, 3, ndim):
+        raise ValueError(f"regions shape {regions.shape} != {(nrows, 3, ndim)}")
+    cdef const unsigned char[::1] rows_v = rows.view(np.uint8).reshape(-1)
+    cdef const int64_t[::1] reg_v = regions.reshape(-1)
+    cdef const int64_t[::1] step_v = np.ascontiguousarray(step, dtype=np.int64)
+    cdef const int64_t[::1] shape_v = np.ascontiguousarray(out_shape, dtype=np.int64)
+    cdef const int[::1] fds_v = np.ascontiguousarray(fds, dtype=np.intc)
+    if out.nbytes == 0:
+        return
+    cdef unsigned char[::1] out_v = out.reshape(-1).view(np.uint8)
+    if step_v.shape[0] != ndim or int(np.prod(out_shape)) != out.size:
+        raise ValueError("step/out_shape do not match out")
+
+    cdef int nlayouts = len(layouts)
+    cdef fc_layout_t *lays = <fc_layout_t *>malloc(max(nlayouts, 1) * sizeof(fc_layout_t))
+    if lays == NULL:
+        raise MemoryError
+    cdef Layout lay
+    for i, lay in enumerate(layouts):
+        lays[i] = lay.c
+
+    cdef fc_read_t req
+    req.rows = <const fc_row_t *>&rows_v[0]
+    req.nrows = nrows
+    req.regions = &reg_v[0]
+    req.step = &step_v[0]
+    req.out_shape = &shape_v[0]
+    req.ndim = ndim
+    req.out_elem_size = out.dtype.itemsize
+    req.out = &out_v[0]
+    req.fds = &fds_v[0] if fds_v.shape[0] else NULL
+    req.nfiles = fds_v.shape[0]
+    req.layouts = lays
+    req.nlayouts = nlayouts
+    req.num_threads = max(1, num_threads)
+    req.io_inflight_bytes = io_inflight_bytes
+
+    cdef fc_error_t err
+    cdef fc_job_t *job = NULL
+    cdef int rc, done = 0
+    try:
+        with nogil:
+            rc = fc_job_start(&req, &job, &err)
+        if rc != FC_OK:
+            _raise(&err, describe)
+        try:
+            while not done:
+                with nogil:
+                    done = fc_job_wait(job, WAIT_SLICE_MS)
+                if not done and PyErr_CheckSignals() < 0:
+                    raise KeyboardInterrupt  # unreachable: the call above raised already
+        except BaseException:
+            fc_job_cancel(job)
+            with nogil:
+                fc_job_finish(job, &err)
+            job = NULL
+            raise
+        with nogil:
+            rc = fc_job_finish(job, &err)
+        job = NULL
+        if rc != FC_OK:
+            _raise(&err, describe)
+    finally:
+        free(lays)
+
+
+def decode_chunk(Layout layout, const unsigned char[::1] src, out, unsigned filter_mask=0,
+                 bint unfiltered=False):
+    """Undo a chunk's pipeline on this thread (tests, fuzzing, single-thread benchmarks)."""
+    cdef unsigned char[::1] out_v = out.reshape(-1).view(np.uint8)
+    if out_v.shape[0] != layout.chunk_bytes:
+        raise ValueError(f"out has {out_v.shape[0]} bytes, the chunk {layout.chunk_bytes}")
+    cdef fc_scratch_t *s = fc_scratch_new()
+    if s == NULL:
+        raise MemoryError
+    cdef fc_error_t err
+    cdef int rc
+    err.row = -1
+    err.sys_errno = 0
+    with nogil:
+        rc = fc_chunk_decode(&layout.c, filter_mask, unfiltered,
+                             &src[0] if src.shape[0] else NULL, src.shape[0],
+                             &out_v[0], out_v.shape[0], s, &err)
+    fc_scratch_free(s)
+    if rc != FC_OK:
+        err.code = rc
+        _raise(&err, lambda row, at, code: f"byte offset {at}")
+    return out
+
+
+def lz4_block_decode(const unsigned char[::1] src, Py_ssize_t dstlen):
+    """Decode one raw LZ4 block that must expand to exactly dstlen bytes."""
+    out = np.empty(dstlen, dtype=np.uint8)
+    cdef unsigned char[::1] out_v = out
+    cdef size_t at = 0
+    cdef int rc
+    with nogil:
+        rc = fc_lz4_block_decode(&src[0] if src.shape[0] else NULL, src.shape[0],
+                                 &out_v[0] if dstlen else NULL, dstlen, &at)
+    if rc != FC_OK:
+        raise error_from_status(rc, "LZ4 block is corrupt", f"byte offset {at}")
+    return out.tobytes()
+
+
+def simd_kernel():
+    """Name of the SIMD kernel set in use."""
+    return fc_kernels().name.decode()
+
+
+def simd_available():
+    """Kernel sets this CPU can run, best last."""
+    return fc_kernels_available().decode().split(",")
+
+
+def simd_select(name):
+    """Force a kernel set (between reads): 'generic', 'sse2' or 'avx2'."""
+    if fc_kernels_select(name.encode()) != 0:
+        raise ValueError(f"SIMD kernel {name!r} is not available here (have {simd_available()})")
+
+
+def pool_size():
+    """Worker threads in the process-wide pool."""
+    return fc_pool_size()

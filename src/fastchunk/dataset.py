@@ -1,0 +1,274 @@
+"""File / Group / Dataset: the h5py-shaped public API. Glue only: planning is in plan.py,
+speed is in the native layer."""
+import os
+import threading
+
+import h5py
+import numpy as np
+
+from . import _native
+from .errors import UnsupportedFilterError
+from .filters import dtype_reason, layout_reason, read_pipeline
+from .index import build_index
+from .plan import NotSimple, make_plan, parse_selection
+
+
+def default_num_threads():
+    """FASTCHUNK_NUM_THREADS, else the CPUs this process may run on."""
+    env = os.environ.get("FASTCHUNK_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class File:
+    """An HDF5 file opened read-only, whose datasets read through the native engine.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    num_threads : int, optional
+        Decoder threads per read (default: FASTCHUNK_NUM_THREADS or the usable CPUs).
+    strict : bool
+        Raise UnsupportedFilterError instead of reading through h5py when a dataset is
+        not native.
+    io_inflight_bytes : int
+        Bytes the I/O thread may read ahead of the decoders (0: the default, 64 MiB).
+    """
+
+    def __init__(self, path, num_threads=None, strict=False, io_inflight_bytes=0):
+        self.filename = os.fspath(path)
+        self.num_threads = num_threads or default_num_threads()
+        self.strict = strict
+        self.io_inflight_bytes = io_inflight_bytes
+        self._h5 = h5py.File(self.filename, "r")
+        self._fds = {}
+        self._lock = threading.Lock()
+
+    def fd_for(self, filename):
+        """A read-only descriptor of a file this one's datasets live in (cached)."""
+        with self._lock:
+            fd = self._fds.get(filename)
+            if fd is None:
+                fd = self._fds[filename] = os.open(filename, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            return fd
+
+    def __getitem__(self, name):
+        return _wrap(self._h5[name], self)
+
+    def __contains__(self, name):
+        return name in self._h5
+
+    def keys(self):
+        return self._h5.keys()
+
+    def __iter__(self):
+        return iter(self._h5)
+
+    @property
+    def h5(self):
+        """The underlying h5py.File."""
+        return self._h5
+
+    def close(self):
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+        self._h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<fastchunk.File {self.filename!r}>"
+
+
+class Group:
+    """A group: indexing returns fastchunk Datasets and Groups."""
+
+    def __init__(self, h5group, file):
+        self._h5 = h5group
+        self.file = file
+        self.name = h5group.name
+
+    def __getitem__(self, name):
+        return _wrap(self._h5[name], self.file)
+
+    def __contains__(self, name):
+        return name in self._h5
+
+    def keys(self):
+        return self._h5.keys()
+
+    def __iter__(self):
+        return iter(self._h5)
+
+    def __repr__(self):
+        return f"<fastchunk.Group {self.name!r}>"
+
+
+def _wrap(obj, file):
+    if isinstance(obj, h5py.Dataset):
+        return Dataset(obj, file)
+    if isinstance(obj, h5py.Group):
+        return Group(obj, file)
+    return obj
+
+
+class Dataset:
+    """A dataset read by fastchunk; `ds[sel]` and `ds.read(sel, out=)` match h5py bit for bit.
+
+    `native` tells whether reads run on the native engine; `reason` says why not.
+    """
+
+    def __init__(self, h5ds, file):
+        self._h5 = h5ds
+        self.file = file
+        self.name = h5ds.name
+        self.shape = h5ds.shape
+        self.dtype = h5ds.dtype
+        self.chunks = h5ds.chunks
+        self.ndim = len(self.shape)
+        self._index = None
+        self._layout = None
+        self.pipeline = read_pipeline(h5ds.id.get_create_plist(), self.dtype)
+        self.reason = layout_reason(h5ds) or dtype_reason(self.dtype) or self.pipeline.reason
+        self.native = not self.reason
+        # Offsets in the index belong to the file that really holds the dataset.
+        self.data_file = h5ds.file.filename
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self):
+        return self.size * self.dtype.itemsize
+
+    def __len__(self):
+        return self.shape[0]
+
+    @property
+    def index(self):
+        """The chunk index (built on first use, then cached)."""
+        if self._index is None:
+            self._index = build_index(self._h5)
+        return self._index
+
+    def _native_layout(self):
+        if self._layout is None:
+            self._layout = _native.Layout(self.chunks, self.dtype.itemsize, self.pipeline.native)
+        return self._layout
+
+    def __getitem__(self, sel):
+        return self.read(sel)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.read(())
+        return a if dtype is None else a.astype(dtype)
+
+    def read(self, sel=(), out=None, num_threads=None):
+        """Read a selection (ints, slices with step >= 1, Ellipsis) into a new array or `out`.
+
+        `out` must be C-contiguous, writeable, of the dataset's dtype and of the selection's
+        shape (integer-indexed axes dropped, or kept with length 1).
+        """
+        if not self.native:
+            if self.file.strict:
+                raise UnsupportedFilterError(f"{self.file.filename}: {self.name}: {self.reason}")
+            return self._read_h5py(sel, out)
+        try:
+            s = parse_selection(sel, self.shape)
+        except NotSimple:
+            return self._read_h5py(sel, out)
+        dest = self._check_out(out, s)
+        if dest.size:
+            self._read_native(s, dest, num_threads)
+        return dest.reshape(s.result_shape) if out is None else out
+
+    def _check_out(self, out, s):
+        if out is None:
+            return np.empty(s.out_shape, dtype=self.dtype)
+        if not isinstance(out, np.ndarray):
+            raise TypeError("out must be a numpy array")
+        if out.dtype != self.dtype:
+            raise TypeError(f"out has dtype {out.dtype}, the dataset {self.dtype}")
+        if not (out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError("out must be a writeable C-contiguous array")
+        if out.shape not in (s.out_shape, s.result_shape):
+            raise ValueError(f"out has shape {out.shape}, the selection {s.result_shape}")
+        return out.reshape(s.out_shape)
+
+    def _read_native(self, s, dest, num_threads):
+        plan = make_plan(self.index, s, self.chunks, self.shape)
+        if plan.missing:
+            dest[...] = self._h5.fillvalue
+        fd = self.file.fd_for(self.data_file)
+        _native.read(plan.rows, plan.regions, s.step, s.out_shape, dest, [fd],
+                     [self._native_layout()], num_threads or self.file.num_threads,
+                     self.file.io_inflight_bytes, describe=self._describer(plan))
+
+    def _describer(self, plan):
+        def describe(row, at, code):
+            where = f"file {self.data_file!r}, dataset {self.name!r}, codec {self.pipeline.codec}"
+            if row < 0 or row >= len(plan.rows):
+                return where
+            r = plan.rows[row]
+            coords = tuple(int(c) * n for c, n in zip(plan.coords[row], self.chunks))
+            pos = (f"at file offset {at}" if code in (-2, -3)
+                   else f"at byte {at} of the chunk")
+            return (f"{where}, chunk at element {coords} (file offset {int(r['offset'])}, "
+                    f"{int(r['nbytes'])} stored bytes), {pos}")
+        return describe
+
+    def _read_h5py(self, sel, out):
+        data = self._h5[sel]
+        if out is None:
+            return data
+        out[...] = data
+        return out
+
+    def iter_frames(self, batch=8, start=0, stop=None, num_threads=None):
+        """Yield (first_index, frames) blocks along axis 0, reading the next block while the
+        caller works on this one."""
+        stop = self.shape[0] if stop is None else min(stop, self.shape[0])
+        starts = list(range(start, stop, batch))
+        if not starts:
+            return
+        result = {}
+
+        def fetch(i):
+            a = starts[i]
+            try:
+                result[i] = self.read(np.s_[a:min(a + batch, stop)], num_threads=num_threads)
+            except BaseException as e:  # handed to the consumer below
+                result[i] = e
+
+        worker = threading.Thread(target=fetch, args=(0,), daemon=True)
+        worker.start()
+        for i, a in enumerate(starts):
+            worker.join()
+            block = result.pop(i)
+            if i + 1 < len(starts):
+                worker = threading.Thread(target=fetch, args=(i + 1,), daemon=True)
+                worker.start()
+            if isinstance(block, BaseException):
+                raise block
+            yield a, block
+
+    def __repr__(self):
+        how = "native" if self.native else f"h5py: {self.reason}"
+        return f"<fastchunk.Dataset {self.name!r} shape {self.shape} {self.dtype} ({how})>"
+
+
+def read(path, name, sel=(), out=None, num_threads=None):
+    """One-shot read: open path, read dataset name's selection, close."""
+    with File(path, num_threads=num_threads) as f:
+        return f[name].read(sel, out=out)

@@ -1,0 +1,145 @@
+"""Reads through fastchunk.File match h5py + hdf5plugin bit for bit."""
+import numpy as np
+import pytest
+from conftest import assert_identical, h5py_read
+
+import fastchunk
+from fastchunk import testing
+
+DTYPES = ["u1", "u2", "u4", "u8", "i2", "i4", "f4", "f8", "S10"]
+
+
+def _data(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    if dtype.startswith("S"):
+        return rng.integers(0, 256, n * int(dtype[1:]), dtype=np.uint8).view(dtype).reshape(shape)
+    # Poisson counts compress like detector data; the high bits exercise every bit plane.
+    a = rng.poisson(4, n).astype(dtype)
+    a[:: max(1, n // 7)] = np.array(np.iinfo(dtype).max if dtype[0] in "ui" else -1.5).astype(dtype)
+    return a.reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,chunks", [
+    ((1000,), (1000,)),        # one chunk
+    ((1003,), (100,)),         # edge chunk, counts not multiples of 8
+    ((37, 45), (8, 16)),       # 2-D with edge chunks
+    ((6, 33, 20), (1, 33, 20)),  # frames, one per chunk
+    ((5, 17, 19), (2, 7, 5)),  # 3-D, edges on every axis
+])
+@pytest.mark.parametrize("compression", ["bslz4", "bitshuffle"])
+def test_full_read(tmp_path, dtype, shape, chunks, compression):
+    data = _data(shape, dtype)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, chunks, compression)
+    with fastchunk.File(p) as f:
+        ds = f["x"]
+        assert ds.native, ds.reason
+        got = ds[()]
+    assert_identical(got, h5py_read(p, "x"))
+
+
+SELECTIONS = [np.s_[3], np.s_[-1], np.s_[1:4], np.s_[:, 5], np.s_[..., 2], np.s_[2, 3:30:4, ::3],
+              np.s_[::2, 1:, -5:], np.s_[0:6:5, 7:8, 0], np.s_[4:2], np.s_[..., 3:4, :]]
+
+
+@pytest.mark.parametrize("sel", SELECTIONS, ids=str)
+@pytest.mark.parametrize("num_threads", [1, 4])
+def test_selections(tmp_path, sel, num_threads, simd):
+    data = _data((6, 33, 20), "u4")
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (2, 8, 8), "bslz4")
+    with fastchunk.File(p, num_threads=num_threads) as f:
+        got = f["x"][sel]
+    assert_identical(got, h5py_read(p, "x", sel))
+
+
+@pytest.mark.parametrize("block_size", [64, 2048, 4096, 32768])  # 16 kB and 128 kB blocks for u4
+def test_block_sizes(tmp_path, block_size, simd):
+    data = testing.eiger_frames(3, shape=(257, 311), dtype=np.uint32)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (1, 257, 311), "bslz4", block_size=block_size)
+    with fastchunk.File(p) as f:
+        assert_identical(f["x"][()], data)
+
+
+def test_threads_give_identical_bytes(tmp_path):
+    data = testing.eiger_frames(8, shape=(128, 96), dtype=np.uint16)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (1, 128, 96), "bslz4")
+    with fastchunk.File(p) as f:
+        one = f["x"].read(num_threads=1)
+        four = f["x"].read(num_threads=4)
+    assert_identical(one, four)
+    assert_identical(one, data)
+
+
+def test_read_into_out(tmp_path):
+    data = testing.eiger_frames(5, shape=(64, 48), dtype=np.uint32)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (1, 64, 48), "bslz4")
+    with fastchunk.File(p) as f:
+        ds = f["x"]
+        buf = np.zeros((3, 64, 48), np.uint32)
+        assert ds.read(np.s_[1:4], out=buf) is buf
+        assert_identical(buf, data[1:4])
+        frame = np.zeros((64, 48), np.uint32)
+        ds.read(np.s_[2], out=frame)
+        assert_identical(frame, data[2])
+        with pytest.raises(TypeError, match="dtype"):
+            ds.read(np.s_[1:4], out=np.zeros((3, 64, 48), np.int32))
+        with pytest.raises(ValueError, match="shape"):
+            ds.read(np.s_[1:4], out=np.zeros((2, 64, 48), np.uint32))
+        with pytest.raises(ValueError, match="contiguous"):
+            ds.read(np.s_[1:4], out=np.zeros((3, 64, 96), np.uint32)[:, :, ::2])
+
+
+def test_h5py_errors_for_bad_selections(tmp_path):
+    p = testing.write_dataset(tmp_path / "d.h5", "x", _data((6, 10), "u2"), (2, 5), "bslz4")
+    with fastchunk.File(p) as f:
+        ds = f["x"]
+        with pytest.raises(IndexError):
+            ds[6]
+        with pytest.raises(IndexError):
+            ds[0, -11]
+        with pytest.raises(ValueError, match="Step"):
+            ds[::-1]
+        with pytest.raises(IndexError):
+            ds[0, 0, 0]
+
+
+def test_unallocated_chunks_read_as_fill_value(tmp_path):
+    p = testing.write_dataset(tmp_path / "d.h5", "x", None, (40, 30), "bslz4", shape=(40, 30),
+                              dtype="i4", fillvalue=-7)
+    import h5py
+    with h5py.File(p, "a") as h:
+        h["x"][10:20, 0:10] = 5
+    with fastchunk.File(p) as f:
+        got = f["x"][5:25, 5:15]
+    assert_identical(got, h5py_read(p, "x", np.s_[5:25, 5:15]))
+    assert (got == -7).any() and (got == 5).any()
+
+
+def test_iter_frames(tmp_path):
+    data = testing.eiger_frames(11, shape=(40, 30), dtype=np.uint16)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (1, 40, 30), "bslz4")
+    with fastchunk.File(p) as f:
+        starts, blocks = zip(*f["x"].iter_frames(batch=4))
+    assert starts == (0, 4, 8)
+    assert_identical(np.concatenate(blocks), data)
+
+
+def test_not_native_reads_through_h5py(tmp_path):
+    data = _data((50, 20), "i4")
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (10, 20), "lz4")
+    testing.write_dataset(p, "c", data, None, None)
+    with fastchunk.File(p) as f:
+        for name in ("x", "c"):
+            ds = f[name]
+            assert not ds.native and ds.reason
+            assert_identical(ds[3:9], data[3:9])
+    with fastchunk.File(p, strict=True) as f:
+        with pytest.raises(fastchunk.UnsupportedFilterError, match="lz4"):
+            f["x"][0]
+
+
+def test_one_shot_read(tmp_path):
+    data = _data((7, 9), "f8")
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (3, 3), "bslz4")
+    assert_identical(fastchunk.read(p, "x", np.s_[2:5]), data[2:5])
