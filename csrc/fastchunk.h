@@ -136,6 +136,9 @@ int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t
                          uint32_t elem_size, uint32_t block_elems, uint32_t compression,
                          fc_scratch_t *s, fc_error_t *err);
 
+/* 1 if this build decodes deflate (zlib was found at build time). */
+int fc_inflate_available(void);
+
 /* ---- SIMD kernels (fc_cpu.c picks them once) ------------------------------------------ */
 /* in: 8 bit-rows of nrow bytes; out: 8*nrow bytes, byte k of group g = element 8g+k. */
 typedef void (*fc_bitplane_fn)(const uint8_t *in, uint8_t *out, size_t nrow);

@@ -48,23 +48,30 @@ void fc_scratch_free(fc_scratch_t *s)
     free(s->chunk);
     free(s->stage[0]);
     free(s->stage[1]);
+    fc_inflate_free(s);
     free(s);
 }
 
-/* Bytes one stage will produce from its input, or an error for a lying header. The final
- * stage must produce exactly the chunk; intermediate ones are bounded by a sane limit. */
-static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inlen, size_t *out,
-                             fc_error_t *err)
+/* Bytes an intermediate stage will produce from its input, or an error for a lying header. */
+static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inlen, size_t expect,
+                             size_t *out, fc_error_t *err)
 {
     switch (f->id) {
     case FC_FILTER_BITSHUFFLE:
-        if (f->cd[2] == FC_BSHUF_NONE) {
+    case FC_FILTER_LZ4:
+        if (f->id == FC_FILTER_BITSHUFFLE && f->cd[2] == FC_BSHUF_NONE) {
             *out = inlen;
             return FC_OK;
         }
         if (inlen < 12)
-            return fc_fail(err, FC_E_CORRUPT, 0, "bitshuffle: chunk shorter than its 12-byte header");
+            return fc_fail(err, FC_E_CORRUPT, 0, "chunk shorter than its 12-byte header");
         *out = (size_t)fc_load_be64(in);
+        return FC_OK;
+    case FC_FILTER_SHUFFLE:
+        *out = inlen;
+        return FC_OK;
+    case FC_FILTER_DEFLATE:
+        *out = expect; /* deflate has no size header: the chunk plus any checksums still to strip */
         return FC_OK;
     default:
         return fc_fail(err, FC_E_UNSUPPORTED, 0, "filter not supported natively");
@@ -77,6 +84,14 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
     switch (f->id) {
     case FC_FILTER_BITSHUFFLE:
         return fc_bitshuffle_decode(in, inlen, out, outlen, f->cd[0], f->cd[1], f->cd[2], s, err);
+    case FC_FILTER_LZ4:
+        return fc_lz4_filter_decode(in, inlen, out, outlen, err);
+    case FC_FILTER_DEFLATE:
+        return fc_inflate_decode(in, inlen, out, outlen, s, err);
+    case FC_FILTER_SHUFFLE:
+        if (inlen != outlen)
+            return fc_fail(err, FC_E_CORRUPT, inlen, "shuffle: stored size differs from the chunk size");
+        return fc_shuffle_decode(in, inlen, out, f->cd[0]);
     default:
         return fc_fail(err, FC_E_UNSUPPORTED, 0, "filter not supported natively");
     }
@@ -86,27 +101,34 @@ int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered
                     const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                     fc_scratch_t *s, fc_error_t *err)
 {
-    int active[FC_MAX_FILTERS], na = 0;
+    int active[FC_MAX_FILTERS], na = 0, last_writer = -1;
     if (!unfiltered)
         for (int i = (int)lay->nfilters - 1; i >= 0; i--)
-            if (!((filter_mask >> i) & 1u))
+            if (!((filter_mask >> i) & 1u)) {
+                if (lay->filters[i].id != FC_FILTER_FLETCHER32)
+                    last_writer = na;
                 active[na++] = i;
-    if (na == 0) {
-        /* Stored as is: HDF5 reads the chunk's own size from the front of the bytes. */
-        if (srclen < dstlen)
-            return fc_fail(err, FC_E_CORRUPT, srclen, "unfiltered chunk is shorter than the chunk size");
-        memcpy(dst, src, dstlen);
-        return FC_OK;
-    }
+            }
     const uint8_t *cur = src;
     size_t curlen = srclen;
     for (int t = 0; t < na; t++) {
         const fc_filter_t *f = &lay->filters[active[t]];
+        int rc;
+        if (f->id == FC_FILTER_FLETCHER32) {
+            /* Verify in place; the data is the same bytes without the checksum. */
+            if ((rc = fc_fletcher32_verify(cur, curlen, err)) != FC_OK)
+                return rc;
+            curlen -= 4;
+            continue;
+        }
         uint8_t *out = dst;
         size_t outlen = dstlen;
-        if (t < na - 1) {
-            int rc = stage_output_size(f, cur, curlen, &outlen, err);
-            if (rc != FC_OK)
+        if (t != last_writer) {
+            size_t expect = dstlen;
+            for (int u = t + 1; u < na; u++)
+                if (lay->filters[active[u]].id == FC_FILTER_FLETCHER32)
+                    expect += 4;
+            if ((rc = stage_output_size(f, cur, curlen, expect, &outlen, err)) != FC_OK)
                 return rc;
             if (outlen > 2 * dstlen + 65536)
                 return fc_fail(err, FC_E_CORRUPT, 0, "filter header claims an implausible size");
@@ -114,11 +136,16 @@ int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered
                 return fc_fail(err, FC_E_NOMEM, 0, "pipeline scratch");
             out = s->stage[t & 1];
         }
-        int rc = run_stage(f, cur, curlen, out, outlen, s, err);
-        if (rc != FC_OK)
+        if ((rc = run_stage(f, cur, curlen, out, outlen, s, err)) != FC_OK)
             return rc;
         cur = out;
         curlen = outlen;
+    }
+    if (last_writer < 0) {
+        /* Stored as is: HDF5 takes the chunk's own size from the front of the bytes. */
+        if (curlen < dstlen)
+            return fc_fail(err, FC_E_CORRUPT, curlen, "unfiltered chunk is shorter than the chunk size");
+        memcpy(dst, cur, dstlen);
     }
     return FC_OK;
 }

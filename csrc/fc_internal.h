@@ -17,6 +17,7 @@ struct fc_scratch {
     size_t chunk_cap;
     uint8_t *stage[2]; /* ping-pong buffers between pipeline stages */
     size_t stage_cap[2];
+    void *zstream;     /* zlib's z_stream, set up on first use (fc_inflate.c) */
 };
 
 /* Grow *buf to at least need bytes (contents not kept). Returns 0 or FC_E_NOMEM. */
@@ -44,6 +45,15 @@ static inline int fc_fail(fc_error_t *err, int code, size_t at, const char *what
     }
     return code;
 }
+
+/* Pipeline stages (one file each). */
+int fc_lz4_filter_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                         fc_error_t *err);
+int fc_shuffle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t elem_size);
+int fc_fletcher32_verify(const uint8_t *src, size_t srclen, fc_error_t *err);
+int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                      fc_scratch_t *s, fc_error_t *err);
+void fc_inflate_free(fc_scratch_t *s);
 
 /* Portable kernels (fc_bitshuffle_generic.c), also used for the tails of the SIMD ones. */
 void fc_bitplane_untranspose_generic(const uint8_t *in, uint8_t *out, size_t nrow);

@@ -1,6 +1,7 @@
 """Shared fixtures: SIMD kernels, real-data paths, and the report header."""
 import os
 import pathlib
+import re
 
 import h5py
 import hdf5plugin  # noqa: F401
@@ -51,3 +52,42 @@ def assert_identical(a, b):
     assert a.shape == b.shape, (a.shape, b.shape)
     assert a.dtype == b.dtype, (a.dtype, b.dtype)
     assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the real-file gate's counts when that module ran."""
+    import sys
+    mod = sys.modules.get("test_realdata_manifest")
+    if mod is None or not mod.SUMMARY:
+        return
+    tr = terminalreporter
+    tr.section("real-file gate (../shared/realdata/manifest.json)")
+    for k, v in mod.SUMMARY.items():
+        tr.write_line(f"{k:<32}{v}")
+    for reason, n in mod.FALLBACK_REASONS.most_common():
+        tr.write_line(f"  h5py fallback x{n}: {reason}")
+
+
+def chunk_location(path, name, coords):
+    """(file offset, stored bytes) of the chunk starting at element coords, from h5py."""
+    with h5py.File(path, "r") as f:
+        info = f[name].id.get_chunk_info_by_coord(tuple(coords))
+        # HDF5 < 1.14.4 reports addresses relative to the end of the user block.
+        shift = f.userblock_size if h5py.version.hdf5_version_tuple < (1, 14, 4) else 0
+        return info.byte_offset + shift, info.size
+
+
+def patch_file(path, at, data):
+    """Overwrite bytes of a file in place (only ever on a copy made by the test)."""
+    with open(path, "r+b") as fh:
+        fh.seek(at)
+        fh.write(bytes(data))
+
+
+def assert_names_chunk(message, path, name, coords, codec="bitshuffle+lz4"):
+    """An error message says which file, dataset, chunk, byte offset and codec."""
+    assert str(path) in message, message
+    assert name in message, message
+    assert str(tuple(coords)) in message, message
+    assert codec in message, message
+    assert re.search(r"\b(byte|offset) \d+", message), message

@@ -70,6 +70,7 @@ cdef extern from "fastchunk.h" nogil:
     void fc_job_cancel(fc_job_t *job)
     int fc_job_finish(fc_job_t *job, fc_error_t *err)
     int fc_pool_size()
+    int fc_inflate_available()
 
     fc_scratch_t *fc_scratch_new()
     void fc_scratch_free(fc_scratch_t *s)
@@ -92,6 +93,7 @@ ROW_DTYPE = np.dtype([("offset", "<i8"), ("nbytes", "<i8"), ("file_no", "<i4"),
 assert ROW_DTYPE.itemsize == sizeof(fc_row_t) == 32
 MAX_DIMS = FC_MAX_DIMS
 MAX_FILTERS = FC_MAX_FILTERS
+HAVE_ZLIB = bool(fc_inflate_available())
 cdef int WAIT_SLICE_MS = 50  # how often a waiting caller looks for Ctrl-C
 
 

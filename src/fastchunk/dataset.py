@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _native
 from .errors import UnsupportedFilterError
-from .filters import dtype_reason, layout_reason, read_pipeline
+from .filters import DONT_FILTER_PARTIAL_CHUNKS, chunk_opts, dtype_reason, layout_reason, read_pipeline
 from .index import build_index
 from .plan import NotSimple, make_plan, parse_selection
 
@@ -138,8 +138,10 @@ class Dataset:
         self.ndim = len(self.shape)
         self._index = None
         self._layout = None
-        self.pipeline = read_pipeline(h5ds.id.get_create_plist(), self.dtype)
-        self.reason = layout_reason(h5ds) or dtype_reason(self.dtype) or self.pipeline.reason
+        self._layout_flags = 0
+        dcpl = h5ds.id.get_create_plist()
+        self.pipeline = read_pipeline(dcpl, self.dtype)
+        self.reason = layout_reason(h5ds) or dtype_reason(self.dtype) or self._pipeline_reason(dcpl)
         self.native = not self.reason
         # Offsets in the index belong to the file that really holds the dataset.
         self.data_file = h5ds.file.filename
@@ -162,9 +164,26 @@ class Dataset:
             self._index = build_index(self._h5)
         return self._index
 
+    def _pipeline_reason(self, dcpl):
+        """Why the filters stop a native read ("" if they do not); sets the layout flags."""
+        p = self.pipeline
+        if p.unsupported:
+            # Chunks whose filter_mask skips every unknown filter are plain bytes to us.
+            need = p.unsupported_mask()
+            if not ((self.index.filter_mask & need) == need).all():
+                return p.reason
+        if p.filters:
+            opts = chunk_opts(dcpl)
+            if opts is None and any(n % c for n, c in zip(self.shape, self.chunks)):
+                return "cannot ask HDF5 whether partial edge chunks are filtered (H5Pget_chunk_opts)"
+            if opts and opts & DONT_FILTER_PARTIAL_CHUNKS:
+                self._layout_flags = 1  # FC_LAYOUT_DONT_FILTER_PARTIAL
+        return ""
+
     def _native_layout(self):
         if self._layout is None:
-            self._layout = _native.Layout(self.chunks, self.dtype.itemsize, self.pipeline.native)
+            self._layout = _native.Layout(self.chunks, self.dtype.itemsize, self.pipeline.native,
+                                          self._layout_flags)
         return self._layout
 
     def __getitem__(self, sel):
