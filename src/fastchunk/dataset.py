@@ -9,8 +9,19 @@ import numpy as np
 from . import _native
 from .errors import UnsupportedFilterError
 from .filters import DONT_FILTER_PARTIAL_CHUNKS, chunk_opts, dtype_reason, layout_reason, read_pipeline
-from .index import build_index
+from .index import build_index, contiguous_index
 from .plan import NotSimple, make_plan, parse_selection
+
+
+SLAB_BYTES = 4 << 20  # a contiguous dataset is read in row slabs of about this size
+
+
+def contiguous_slab(shape, itemsize):
+    """Slab shape that splits a contiguous dataset along axis 0 for parallel reads."""
+    if not shape or 0 in shape:
+        return None
+    row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
+    return (max(1, min(shape[0], SLAB_BYTES // max(row, 1))),) + tuple(shape[1:])
 
 
 def default_num_threads():
@@ -135,6 +146,8 @@ class Dataset:
         self.shape = h5ds.shape
         self.dtype = h5ds.dtype
         self.chunks = h5ds.chunks
+        # The grid the planner uses: the chunks, or row slabs of a contiguous dataset.
+        self._grid = h5ds.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
         self.ndim = len(self.shape)
         self._index = None
         self._layout = None
@@ -161,7 +174,8 @@ class Dataset:
     def index(self):
         """The chunk index (built on first use, then cached)."""
         if self._index is None:
-            self._index = build_index(self._h5)
+            self._index = (build_index(self._h5) if self.chunks else
+                           contiguous_index(self._h5, self._grid))
         return self._index
 
     def _pipeline_reason(self, dcpl):
@@ -180,10 +194,14 @@ class Dataset:
                 self._layout_flags = 1  # FC_LAYOUT_DONT_FILTER_PARTIAL
         return ""
 
-    def _native_layout(self):
+    def _native_layouts(self):
+        """Layout 0 is the chunk; a contiguous dataset's short last slab is layout 1."""
         if self._layout is None:
-            self._layout = _native.Layout(self.chunks, self.dtype.itemsize, self.pipeline.native,
-                                          self._layout_flags)
+            es = self.dtype.itemsize
+            self._layout = [_native.Layout(self._grid, es, self.pipeline.native, self._layout_flags)]
+            rest = self.shape[0] % self._grid[0] if self.chunks is None else 0
+            if rest:
+                self._layout.append(_native.Layout((rest,) + self._grid[1:], es))
         return self._layout
 
     def __getitem__(self, sel):
@@ -226,12 +244,15 @@ class Dataset:
         return out.reshape(s.out_shape)
 
     def _read_native(self, s, dest, num_threads):
-        plan = make_plan(self.index, s, self.chunks, self.shape)
+        plan = make_plan(self.index, s, self._grid, self.shape)
         if plan.missing:
             dest[...] = self._h5.fillvalue
+        layouts = self._native_layouts()
+        if len(layouts) > 1:
+            plan.rows["layout_no"][plan.coords[:, 0] == self.shape[0] // self._grid[0]] = 1
         fd = self.file.fd_for(self.data_file)
         _native.read(plan.rows, plan.regions, s.step, s.out_shape, dest, [fd],
-                     [self._native_layout()], num_threads or self.file.num_threads,
+                     layouts, num_threads or self.file.num_threads,
                      self.file.io_inflight_bytes, describe=self._describer(plan))
 
     def _describer(self, plan):
@@ -240,7 +261,7 @@ class Dataset:
             if row < 0 or row >= len(plan.rows):
                 return where
             r = plan.rows[row]
-            coords = tuple(int(c) * n for c, n in zip(plan.coords[row], self.chunks))
+            coords = tuple(int(c) * n for c, n in zip(plan.coords[row], self._grid))
             pos = (f"at file offset {at}" if code in (-2, -3)
                    else f"at byte {at} of the chunk")
             return (f"{where}, chunk at element {coords} (file offset {int(r['offset'])}, "

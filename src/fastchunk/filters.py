@@ -147,11 +147,14 @@ def layout_reason(dset):
     layout = dcpl.get_layout()
     if layout == h5py.h5d.VIRTUAL:
         return "virtual dataset (read through h5py)"
-    if layout != h5py.h5d.CHUNKED:
-        kind = {h5py.h5d.CONTIGUOUS: "contiguous", h5py.h5d.COMPACT: "compact"}.get(layout, str(layout))
-        return f"{kind} layout not read natively yet"
     if dcpl.get_external_count():
-        return "external raw storage"
+        return "external raw storage (read through h5py)"
+    if layout == h5py.h5d.COMPACT:
+        return "compact layout: the data sits in the object header (read through h5py)"
+    if layout not in (h5py.h5d.CHUNKED, h5py.h5d.CONTIGUOUS):
+        return f"layout {layout} not read natively"
+    if not dset.shape:
+        return "scalar dataset (read through h5py)"
     unlimited = [d for d, m in enumerate(dset.maxshape or ()) if m is None]
     if len(unlimited) == 1 and unlimited[0] > 0:
         # An extensible-array index swizzles the unlimited dimension to the front, and

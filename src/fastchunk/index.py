@@ -66,3 +66,19 @@ def build_index(dset):
     coords = np.array(coords, dtype=np.int64).reshape(-1, ndim) // chunks
     offset = np.array(offsets, dtype=np.int64) + _address_shift(dset.file)
     return ChunkIndex(coords, offset, np.array(sizes, dtype=np.int64), np.array(masks, dtype=np.uint32))
+
+
+def contiguous_index(dset, slab):
+    """A contiguous dataset as an index of row slabs (empty when no storage is allocated)."""
+    base = dset.id.get_offset()
+    n = -(-dset.shape[0] // slab[0])
+    slab_bytes = int(np.prod(slab, dtype=np.int64)) * dset.dtype.itemsize
+    if base is None or n == 0:
+        return ChunkIndex(np.zeros((0, len(slab)), np.int64), np.zeros(0, np.int64),
+                          np.zeros(0, np.int64), np.zeros(0, np.uint32))
+    coords = np.zeros((n, len(slab)), dtype=np.int64)
+    coords[:, 0] = np.arange(n)
+    offset = base + coords[:, 0] * slab_bytes  # get_offset is already an absolute address
+    nbytes = np.full(n, slab_bytes, dtype=np.int64)
+    nbytes[-1] = dset.id.get_storage_size() - (n - 1) * slab_bytes
+    return ChunkIndex(coords, offset, nbytes, np.zeros(n, np.uint32))
