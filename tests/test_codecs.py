@@ -1,0 +1,107 @@
+"""LZ4 (32004), deflate, shuffle and fletcher32 pipelines: native, and identical to h5py."""
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+from conftest import assert_identical, h5py_read
+
+import fastchunk
+from fastchunk import testing
+
+PIPELINES = ["lz4", "deflate", "shuffle+deflate", "shuffle", "fletcher32",
+             "shuffle+deflate+fletcher32", "bslz4+fletcher32"]
+
+
+def _frames(dtype=np.uint16, n=5, shape=(37, 29)):
+    return testing.eiger_frames(n, shape=shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("compression", PIPELINES)
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint32, np.float64, "S3"])
+@pytest.mark.parametrize("num_threads", [1, 4])
+def test_pipeline_matches_h5py(tmp_path, compression, dtype, num_threads, simd):
+    data = _frames(np.uint32)
+    data = data.view(np.uint8)[..., : data.shape[-1] * 3].copy().view("S3") if dtype == "S3" else data.astype(dtype)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (2, 16, 8), compression)
+    with fastchunk.File(p, num_threads=num_threads) as f:
+        ds = f["x"]
+        assert ds.native, ds.reason
+        for sel in [(), np.s_[1], np.s_[1:4, 3:30:2, -9:]]:
+            assert_identical(ds[sel], h5py_read(p, "x", sel))
+
+
+@pytest.mark.parametrize("block_size", [3, 64, 1000, 1 << 20])
+def test_lz4_block_sizes(tmp_path, block_size):
+    data = _frames(np.uint32, n=3)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (1, 37, 29), "lz4", block_size=block_size)
+    with fastchunk.File(p) as f:
+        assert f["x"].native
+        assert_identical(f["x"][()], data)
+
+
+def test_dont_filter_partial_chunks(realdata):
+    """h5fc_edge_v3.h5: partial edge chunks are stored raw with filter_mask 0 (layout flag)."""
+    p = realdata / "hdf5" / "h5fc_edge_v3.h5"
+    with fastchunk.File(p) as f:
+        ds = f["DSET_EDGE"]
+        assert ds.native and ds._layout_flags == 1
+        for sel in [(), np.s_[10:], np.s_[:, 4:]]:
+            assert_identical(ds[sel], h5py_read(p, "DSET_EDGE", sel))
+
+
+def test_filter_mask_skips_filters(tmp_path):
+    """Chunks written with write_direct_chunk and a mask are decoded without the skipped filter."""
+    data = np.arange(64, dtype=np.int32).reshape(8, 8)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", None, (4, 8), "shuffle+deflate", shape=(8, 8), dtype="i4")
+    with h5py.File(p, "a") as h:
+        ds = h["x"]
+        ds.id.write_direct_chunk((0, 0), data[:4].tobytes(), filter_mask=0b11)  # raw
+        import zlib
+        ds.id.write_direct_chunk((4, 0), zlib.compress(data[4:].tobytes()), filter_mask=0b01)  # deflate only
+    with fastchunk.File(p) as f:
+        assert_identical(f["x"][()], data)
+    assert_identical(h5py_read(p, "x"), data)
+
+
+def _corrupt(tmp_path, compression, patch, **kw):
+    """A file with one chunk's bytes changed by patch(bytes) -> bytes (same length or shorter)."""
+    data = _frames(np.uint32, n=4)
+    good = testing.write_dataset(tmp_path / "good.h5", "x", data, (1, 37, 29), compression, **kw)
+    bad = tmp_path / "bad.h5"
+    shutil.copy(good, bad)
+    with h5py.File(bad, "r") as h:
+        info = h["x"].id.get_chunk_info_by_coord((2, 0, 0))
+    with open(bad, "r+b") as fh:
+        fh.seek(info.byte_offset)
+        raw = fh.read(info.size)
+        new = patch(bytearray(raw))
+        fh.seek(info.byte_offset)
+        fh.write(bytes(new))
+    return good, bad, data
+
+
+BAD_CASES = [
+    ("lz4", lambda b: b[:8] + (999).to_bytes(4, "big") + b[12:], fastchunk.ChunkDecodeError, "lz4"),
+    ("lz4", lambda b: b[:12] + (10 ** 6).to_bytes(4, "big") + b[16:], fastchunk.ChunkDecodeError, "past the end"),
+    ("lz4", lambda b: (5).to_bytes(8, "big") + b[8:], fastchunk.ChunkDecodeError, "header size"),
+    ("deflate", lambda b: b[:2] + bytes(len(b) - 2), fastchunk.ChunkDecodeError, "deflate"),
+    ("deflate", lambda b: b[: len(b) // 2] + bytes(len(b) - len(b) // 2), fastchunk.ChunkDecodeError, "deflate"),
+    ("fletcher32", lambda b: b[:100] + bytes([b[100] ^ 1]) + b[101:], fastchunk.ChunkDecodeError, "checksum"),
+    ("shuffle+deflate+fletcher32", lambda b: b[:-1] + bytes([b[-1] ^ 0xFF]), fastchunk.ChunkDecodeError, "checksum"),
+]
+
+
+@pytest.mark.parametrize("compression,patch,exc,words", BAD_CASES)
+@pytest.mark.parametrize("num_threads", [1, 4])
+def test_bad_bytes(tmp_path, compression, patch, exc, words, num_threads):
+    good, bad, data = _corrupt(tmp_path, compression, patch)
+    with fastchunk.File(bad, num_threads=num_threads) as f:
+        with pytest.raises(exc) as info:
+            f["x"][()]
+        msg = str(info.value)
+        for part in (str(bad), "'/x'", "(2, 0, 0)", "file offset", words):
+            assert part in msg, (part, msg)
+        assert_identical(f["x"][1], data[1])  # the other chunks still read
+    with fastchunk.File(good, num_threads=num_threads) as f:
+        assert_identical(f["x"][()], data)
