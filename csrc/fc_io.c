@@ -11,6 +11,7 @@
 #define COALESCE_MAX ((int64_t)1 << 20) /* bytes one coalesced read may cover */
 #define COALESCE_GAP 4096               /* unused bytes between chunks worth reading through */
 #define SMALL_CHUNK ((int64_t)256 << 10)
+#define TASK_DECODED ((int64_t)256 << 10) /* decoded bytes per task, so small chunks still spread */
 
 int fc_pread_full(int fd, uint8_t *buf, size_t len, int64_t off, fc_error_t *err)
 {
@@ -30,18 +31,30 @@ int fc_pread_full(int fd, uint8_t *buf, size_t len, int64_t off, fc_error_t *err
     return FC_OK;
 }
 
-/* End (exclusive) of the run of rows starting at i that one read should cover. */
+static int64_t decoded_bytes(const fc_read_t *r, const fc_row_t *row)
+{
+    const fc_layout_t *lay = &r->layouts[row->layout_no];
+    int64_t n = lay->elem_size;
+    for (int d = 0; d < lay->ndim; d++)
+        n *= lay->chunk_shape[d];
+    return n;
+}
+
+/* End (exclusive) of the run of rows starting at i that one read (and one task) should cover. */
 static int64_t coalesce(const fc_read_t *r, int64_t i, int64_t *start, int64_t *end)
 {
     const fc_row_t *a = &r->rows[i];
     *start = a->offset;
     *end = a->offset + a->nbytes;
-    int64_t j = i + 1;
+    int64_t j = i + 1, decoded = decoded_bytes(r, a);
     if (a->nbytes >= SMALL_CHUNK)
         return j;
     for (; j < r->nrows; j++) {
         const fc_row_t *b = &r->rows[j];
         if (b->file_no != a->file_no || b->nbytes >= SMALL_CHUNK)
+            break;
+        decoded += decoded_bytes(r, b);
+        if (decoded > TASK_DECODED)
             break;
         if (b->offset < *start || b->offset > *end + COALESCE_GAP)
             break;
