@@ -67,6 +67,24 @@ int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t 
     for (;;) {
         unsigned token = *ip++;
         size_t lit = token >> 4;
+        /* Fast path for the common short sequence (lit < 15, match < 19) far from both ends:
+         * fixed-size copies, no length loops. Offsets under 8 take the careful path. */
+        if (lit < 15 && (token & 15) < 15 && (size_t)(iend - ip) >= 32 && (size_t)(oend - op) >= 32) {
+            copy16(op, ip);
+            size_t off = (size_t)ip[lit] | ((size_t)ip[lit + 1] << 8);
+            size_t mlen = (token & 15) + 4;
+            if (off >= 8 && off <= (size_t)(op - dst) + lit && mlen <= (size_t)(oend - op) - lit &&
+                (size_t)(iend - ip) > lit + 2) {
+                ip += lit + 2;
+                op += lit;
+                const uint8_t *m = op - off;
+                copy8(op, m);
+                copy8(op + 8, m + 8);
+                memcpy(op + 16, m + 16, 2);
+                op += mlen;
+                continue;
+            }
+        }
         if (lit == 15 && !read_length(&ip, iend, &lit))
             goto bad;
         if (lit > (size_t)(iend - ip) || lit > (size_t)(oend - op))
