@@ -51,7 +51,7 @@ static int64_t coalesce(const fc_read_t *r, int64_t i, int64_t *start, int64_t *
         return j;
     for (; j < r->nrows; j++) {
         const fc_row_t *b = &r->rows[j];
-        if (b->file_no != a->file_no || b->nbytes >= SMALL_CHUNK)
+        if (b->file_no != a->file_no || b->nbytes >= SMALL_CHUNK || fc_row_direct_read(r, j) >= 0)
             break;
         decoded += decoded_bytes(r, b);
         if (decoded > TASK_DECODED)
@@ -75,6 +75,34 @@ static int64_t row_at(const fc_read_t *r, int64_t i, int64_t j, int64_t at)
     return j - 1;
 }
 
+/* Hand one direct-read row to the workers (no buffer: they pread into `out`). */
+static int queue_direct(fc_job_t *job, int64_t i)
+{
+    fc_pool_t *p = job->pool;
+    fc_task_t *t = malloc(sizeof *t);
+    if (!t) {
+        fc_error_t e = {FC_E_NOMEM, 0, i, 0, "task"};
+        fc_job_fail(job, &e);
+        return FC_E_NOMEM;
+    }
+    *t = (fc_task_t){NULL, i, i + 1, NULL, 0, 0};
+    pthread_mutex_lock(&p->mu);
+    int stop = __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE);
+    if (!stop) {
+        if (job->tail)
+            job->tail->next = t;
+        else
+            job->head = t;
+        job->tail = t;
+        job->outstanding++;
+        pthread_cond_signal(&p->work_cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (stop)
+        free(t);
+    return stop ? FC_E_CANCELLED : FC_OK;
+}
+
 void *fc_io_main(void *arg)
 {
     fc_job_t *job = arg;
@@ -84,6 +112,12 @@ void *fc_io_main(void *arg)
 
     for (int64_t i = 0, j; i < r->nrows; i = j) {
         int64_t start, end;
+        if (fc_row_direct_read(r, i) >= 0) {
+            j = i + 1;
+            if (queue_direct(job, i) != FC_OK)
+                break;
+            continue;
+        }
         j = coalesce(r, i, &start, &end);
         size_t len = (size_t)(end - start);
 

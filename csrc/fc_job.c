@@ -146,9 +146,31 @@ static int process_row(const fc_read_t *r, int64_t i, const uint8_t *src, fc_scr
     return FC_OK;
 }
 
+int64_t fc_row_direct_read(const fc_read_t *r, int64_t i)
+{
+    const fc_row_t *row = &r->rows[i];
+    const fc_layout_t *lay = &r->layouts[row->layout_no];
+    for (uint32_t f = 0; f < lay->nfilters; f++)
+        if (!((row->filter_mask >> f) & 1u))
+            return -1;
+    if (row->nbytes != chunk_elems(lay) * (int64_t)lay->elem_size)
+        return -1;
+    const int64_t *cs = r->regions + i * 3 * r->ndim, *os = cs + r->ndim, *cnt = os + r->ndim;
+    int64_t off = direct_offset(r, lay, cs, os, cnt);
+    return off < 0 ? -1 : off * (int64_t)lay->elem_size;
+}
+
 int fc_task_run(fc_job_t *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *err)
 {
     const fc_read_t *r = &job->req;
+    if (!t->buf) {
+        /* Unfiltered bytes that land as one run of `out`: the worker reads them straight there,
+         * so big contiguous reads are split over the pool. */
+        const fc_row_t *row = &r->rows[t->row0];
+        err->row = t->row0;
+        return fc_pread_full(r->fds[row->file_no], r->out + fc_row_direct_read(r, t->row0),
+                             (size_t)row->nbytes, row->offset, err);
+    }
     for (int64_t i = t->row0; i < t->row1; i++) {
         if (i > t->row0 && __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE))
             return FC_OK; /* someone else's error or a cancel: it is already recorded */

@@ -13,7 +13,8 @@ typedef struct fc_buf {
     size_t cap;
 } fc_buf_t;
 
-/* Rows [row0, row1) whose stored bytes sit in buf, which holds the file from file_offset. */
+/* Rows [row0, row1) whose stored bytes sit in buf, which holds the file from file_offset;
+ * buf NULL: one row the worker preads straight into `out` (fc_row_direct_read). */
 typedef struct fc_task {
     struct fc_task *next;
     int64_t row0, row1;
@@ -64,6 +65,9 @@ void fc_pool_release_scratch(fc_pool_t *p, fc_scratch_t *s);
 void fc_job_fail(fc_job_t *job, const fc_error_t *e);
 /* Decode every row of a task into the output (worker thread, no lock held). */
 int fc_task_run(fc_job_t *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *err);
+/* Byte offset in `out` where row i's stored bytes can be read straight to (unfiltered, whole
+ * chunk, one contiguous run of `out`), or -1. */
+int64_t fc_row_direct_read(const fc_read_t *r, int64_t i);
 /* The I/O thread's body. */
 void *fc_io_main(void *arg);
 /* pread exactly len bytes at off; FC_E_SHORT_READ / FC_E_IO with err->at = file offset. */

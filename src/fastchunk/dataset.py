@@ -13,6 +13,10 @@ from .index import build_index, contiguous_index
 from .plan import NotSimple, make_plan, parse_selection
 
 
+# Opening, closing and wrapping objects is serialised here: with HDF5 2.0, h5py calls racing a
+# file close in another thread fail with "no VOL object wrap context" (seen in the tests).
+_H5_LOCK = threading.RLock()
+
 SLAB_BYTES = 4 << 20  # a contiguous dataset is read in row slabs of about this size
 
 
@@ -55,7 +59,8 @@ class File:
         self.num_threads = num_threads or default_num_threads()
         self.strict = strict
         self.io_inflight_bytes = io_inflight_bytes
-        self._h5 = h5py.File(self.filename, "r")
+        with _H5_LOCK:
+            self._h5 = h5py.File(self.filename, "r")
         self._fds = {}
         self._lock = threading.Lock()
 
@@ -68,7 +73,8 @@ class File:
             return fd
 
     def __getitem__(self, name):
-        return _wrap(self._h5[name], self)
+        with _H5_LOCK:
+            return _wrap(self._h5[name], self)
 
     def __contains__(self, name):
         return name in self._h5
@@ -89,7 +95,8 @@ class File:
             for fd in self._fds.values():
                 os.close(fd)
             self._fds.clear()
-        self._h5.close()
+        with _H5_LOCK:
+            self._h5.close()
 
     def __enter__(self):
         return self
@@ -110,7 +117,8 @@ class Group:
         self.name = h5group.name
 
     def __getitem__(self, name):
-        return _wrap(self._h5[name], self.file)
+        with _H5_LOCK:
+            return _wrap(self._h5[name], self.file)
 
     def __contains__(self, name):
         return name in self._h5
@@ -126,6 +134,11 @@ class Group:
 
 
 def _wrap(obj, file):
+    with _H5_LOCK:
+        return _wrap_locked(obj, file)
+
+
+def _wrap_locked(obj, file):
     if isinstance(obj, h5py.Dataset):
         return Dataset(obj, file)
     if isinstance(obj, h5py.Group):
@@ -174,8 +187,9 @@ class Dataset:
     def index(self):
         """The chunk index (built on first use, then cached)."""
         if self._index is None:
-            self._index = (build_index(self._h5) if self.chunks else
-                           contiguous_index(self._h5, self._grid))
+            with _H5_LOCK:
+                    self._index = (build_index(self._h5) if self.chunks else
+                               contiguous_index(self._h5, self._grid))
         return self._index
 
     def _pipeline_reason(self, dcpl):
