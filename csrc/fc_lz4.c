@@ -91,8 +91,8 @@ int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t 
             goto bad;
         if (lit <= 16 && (size_t)(iend - ip) >= 16 && (size_t)(oend - op) >= 16)
             copy16(op, ip);
-        else
-            memcpy(op, ip, lit);
+        else if (lit)
+            memcpy(op, ip, lit); /* lit 0 may come with a NULL op when dstlen is 0 */
         ip += lit;
         op += lit;
         if (ip == iend)

@@ -125,8 +125,11 @@ def chunk_opts(dcpl):
     if fn is None:
         return None
     opts = ctypes.c_uint(0)
-    if fn(dcpl.id, ctypes.byref(opts)) < 0:
-        return None
+    # ctypes drops the GIL: hold h5py's own lock, HDF5 here is not built thread-safe.
+    from h5py._objects import phil
+    with phil:
+        if fn(dcpl.id, ctypes.byref(opts)) < 0:
+            return None
     return opts.value
 
 
