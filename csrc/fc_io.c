@@ -75,6 +75,18 @@ static int64_t row_at(const fc_read_t *r, int64_t i, int64_t j, int64_t at)
     return j - 1;
 }
 
+/* Append a task to the job's queue and wake a worker; caller holds p->mu. */
+static void enqueue_locked(fc_job_t *job, fc_task_t *t)
+{
+    if (job->tail)
+        job->tail->next = t;
+    else
+        job->head = t;
+    job->tail = t;
+    job->outstanding++;
+    pthread_cond_signal(&job->pool->work_cv);
+}
+
 /* Hand one direct-read row to the workers (no buffer: they pread into `out`). */
 static int queue_direct(fc_job_t *job, int64_t i)
 {
@@ -88,15 +100,8 @@ static int queue_direct(fc_job_t *job, int64_t i)
     *t = (fc_task_t){NULL, i, i + 1, NULL, 0, 0};
     pthread_mutex_lock(&p->mu);
     int stop = __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE);
-    if (!stop) {
-        if (job->tail)
-            job->tail->next = t;
-        else
-            job->head = t;
-        job->tail = t;
-        job->outstanding++;
-        pthread_cond_signal(&p->work_cv);
-    }
+    if (!stop)
+        enqueue_locked(job, t);
     pthread_mutex_unlock(&p->mu);
     if (stop)
         free(t);
@@ -149,13 +154,7 @@ void *fc_io_main(void *arg)
             break;
         }
         *t = (fc_task_t){NULL, i, j, buf, start, len};
-        if (job->tail)
-            job->tail->next = t;
-        else
-            job->head = t;
-        job->tail = t;
-        job->outstanding++;
-        pthread_cond_signal(&p->work_cv);
+        enqueue_locked(job, t);
         pthread_mutex_unlock(&p->mu);
     }
 

@@ -39,75 +39,6 @@ def default_num_threads():
         return os.cpu_count() or 1
 
 
-class File:
-    """An HDF5 file opened read-only, whose datasets read through the native engine.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    num_threads : int, optional
-        Decoder threads per read (default: FASTCHUNK_NUM_THREADS or the usable CPUs).
-    strict : bool
-        Raise UnsupportedFilterError instead of reading through h5py when a dataset is
-        not native.
-    io_inflight_bytes : int
-        Bytes the I/O thread may read ahead of the decoders (0: the default, 64 MiB).
-    """
-
-    def __init__(self, path, num_threads=None, strict=False, io_inflight_bytes=0):
-        self.filename = os.fspath(path)
-        self.num_threads = num_threads or default_num_threads()
-        self.strict = strict
-        self.io_inflight_bytes = io_inflight_bytes
-        with _H5_LOCK:
-            self._h5 = h5py.File(self.filename, "r")
-        self._fds = {}
-        self._lock = threading.Lock()
-
-    def fd_for(self, filename):
-        """A read-only descriptor of a file this one's datasets live in (cached)."""
-        with self._lock:
-            fd = self._fds.get(filename)
-            if fd is None:
-                fd = self._fds[filename] = os.open(filename, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            return fd
-
-    def __getitem__(self, name):
-        with _H5_LOCK:
-            return _wrap(self._h5[name], self)
-
-    def __contains__(self, name):
-        return name in self._h5
-
-    def keys(self):
-        return self._h5.keys()
-
-    def __iter__(self):
-        return iter(self._h5)
-
-    @property
-    def h5(self):
-        """The underlying h5py.File."""
-        return self._h5
-
-    def close(self):
-        with self._lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
-        with _H5_LOCK:
-            self._h5.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __repr__(self):
-        return f"<fastchunk.File {self.filename!r}>"
-
-
 class Group:
     """A group: indexing returns fastchunk Datasets and Groups."""
 
@@ -131,6 +62,64 @@ class Group:
 
     def __repr__(self):
         return f"<fastchunk.Group {self.name!r}>"
+
+
+class File(Group):
+    """An HDF5 file opened read-only, whose datasets read through the native engine.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    num_threads : int, optional
+        Decoder threads per read (default: FASTCHUNK_NUM_THREADS or the usable CPUs).
+    strict : bool
+        Raise UnsupportedFilterError instead of reading through h5py when a dataset is
+        not native.
+    io_inflight_bytes : int
+        Bytes the I/O thread may read ahead of the decoders (0: the default, 64 MiB).
+    """
+
+    def __init__(self, path, num_threads=None, strict=False, io_inflight_bytes=0):
+        self.filename = os.fspath(path)
+        self.num_threads = num_threads or default_num_threads()
+        self.strict = strict
+        self.io_inflight_bytes = io_inflight_bytes
+        with _H5_LOCK:
+            self._h5 = h5py.File(self.filename, "r")
+        self.file = self
+        self.name = "/"
+        self._fds = {}
+        self._lock = threading.Lock()
+
+    def fd_for(self, filename):
+        """A read-only descriptor of a file this one's datasets live in (cached)."""
+        with self._lock:
+            fd = self._fds.get(filename)
+            if fd is None:
+                fd = self._fds[filename] = os.open(filename, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            return fd
+
+    @property
+    def h5(self):
+        """The underlying h5py.File."""
+        return self._h5
+
+    def close(self):
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+        with _H5_LOCK:
+            self._h5.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<fastchunk.File {self.filename!r}>"
 
 
 def _wrap(obj, file):
