@@ -7,6 +7,7 @@ should not import conftest). Run the suite with `python benchmarks/report.py`; t
 import math
 import os
 import pathlib
+import time
 from dataclasses import dataclass
 
 import h5py
@@ -103,20 +104,45 @@ def bslz4_cd(dset):
 # --------------------------------------------------------------------------- timing
 
 
+def _cpu_clock():
+    """(wall seconds, CPU seconds used by every process, CPU seconds used by this one)."""
+    try:
+        with open("/proc/stat") as fh:  # first line: aggregate jiffies of all CPUs
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fh.readline().split()[1:9])
+    except (OSError, ValueError):
+        return None
+    own = os.times()
+    busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return time.perf_counter(), busy, own.user + own.system
+
+
+def others_share(before, after):
+    """Share of all CPUs that other processes (and the hypervisor, as steal) used in between."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    others = (after[1] - before[1]) - (after[2] - before[2])
+    return max(0.0, others / ((after[0] - before[0]) * (os.cpu_count() or 1)))
+
+
 def timed(benchmark, fn, *, label, rank, decoded_bytes, frames, threads, stored_bytes=0,
           baseline=False):
     """Time fn with pytest-benchmark and record what report.py needs; return fn's last result.
 
     rank orders a group's rows in the report; baseline marks the row ratios are taken against.
     When timing, one untimed call first builds the caches (chunk index, thread pools) and faults
-    in reused output arrays, so every round measures the steady state.
+    in reused output arrays, so every round measures the steady state. others_cpu records how
+    much of the machine other processes took meanwhile: on a shared box that, not the code, is
+    the usual reason a row is slow.
     """
     if not benchmark.disabled:
         fn()
+    before = _cpu_clock()
     result = benchmark(fn)
+    share = others_share(before, _cpu_clock())
     benchmark.extra_info.update(label=label, rank=rank, decoded_bytes=int(decoded_bytes),
                                 stored_bytes=int(stored_bytes), frames=int(frames),
-                                threads=int(threads), baseline=baseline)
+                                threads=int(threads), baseline=baseline,
+                                others_cpu=None if share is None else round(share, 3))
     return result
 
 

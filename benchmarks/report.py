@@ -1,25 +1,30 @@
-"""Run the benchmark suite (or read a saved run) and print one table per group: median seconds,
+"""Run the benchmark suite (or read saved runs) and print one table per group: median seconds,
 GB/s of decoded output and the ratio to the group's baseline, then the target ratios.
 
-    python benchmarks/report.py                          # run benchmarks/, then print
+    python benchmarks/report.py                          # run benchmarks/ once, then print
+    python benchmarks/report.py --runs 3                 # three runs; each row from its quietest
     python benchmarks/report.py --frames 20              # quicker, smaller files
-    python benchmarks/report.py --json run.json --no-run # print a saved run
-    python benchmarks/report.py -- benchmarks/test_read.py -k 4M   # pass arguments to pytest
+    python benchmarks/report.py --no-run --json a.json --json b.json   # print saved run(s)
+    python benchmarks/report.py -- benchmarks/test_read.py -k 4M       # arguments for pytest
 
 A ratio above 1 means faster than the baseline: the h5py frame loop for whole-file reads, the
 bitshuffle package for single-chunk decodes. Files are read from a warm page cache; glibc's mmap
-threshold is pinned unless FASTCHUNK_BENCH_MALLOC=default (see conftest.py). Other work on the
-machine makes rows slow and noisy: the load average is printed before and after the run.
+threshold is pinned unless FASTCHUNK_BENCH_MALLOC=default (see conftest.py). The "others" column
+is the share of all CPUs other processes used while the row ran: rows above ~5 % were measured
+on a busy machine. With several runs each row is taken from the run where that share was
+lowest (never the fastest run), and the table says which.
 """
 import argparse
 import json
 import os
 import pathlib
+import shlex
 import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 DEFAULT_JSON = HERE.parent / ".benchmarks" / "fastchunk-report.json"  # .benchmarks/ is gitignored
+BUSY = 0.05  # others' share of the CPUs above which a row is flagged
 
 # (what, group prefixes, numerator test, denominator test, target): numerator / denominator speed.
 TARGETS = [
@@ -40,23 +45,52 @@ def run_suite(json_path, frames, pytest_args):
         env["FASTCHUNK_BENCH_FRAMES"] = str(frames)
     cmd = [sys.executable, "-m", "pytest", *(pytest_args or [str(HERE)]), "-q", "-p", "no:cacheprovider",
            "--benchmark-enable", f"--benchmark-json={json_path}", "--benchmark-min-rounds=7",
-           "--benchmark-max-time=2", "--benchmark-columns=median,rounds"]
-    print("$", " ".join(cmd), flush=True)
-    # The suite must run from the repository root so pyproject.toml's pytest config applies.
-    return subprocess.call(cmd, cwd=HERE.parent, env=env)
+           "--benchmark-columns=median,rounds"]
+    print("$", shlex.join(cmd), flush=True)
+    load = os.getloadavg()[0]
+    # From the repository root, so that pyproject.toml's pytest configuration applies.
+    status = subprocess.call(cmd, cwd=HERE.parent, env=env)
+    print(f"load average (1 min): {load:.2f} before the run, {os.getloadavg()[0]:.2f} after "
+          f"(this run itself adds up to {os.cpu_count()})", flush=True)
+    return status
 
 
 def _base(bench):
     return bench["name"].split("[")[0]
 
 
+def _info(bench):
+    return bench.get("extra_info") or {}
+
+
 def _decoded_bytes(bench):
-    info = bench.get("extra_info", {})
-    return info.get("decoded_bytes") or info.get("bytes") or 0
+    return _info(bench).get("decoded_bytes") or _info(bench).get("bytes") or 0
+
+
+def _others(bench):
+    share = _info(bench).get("others_cpu")
+    return 0.0 if share is None else share
+
+
+def merge_runs(runs):
+    """One benchmark list from several runs: per benchmark, the entry whose run had the least
+    CPU taken by other processes (the first run's entry when none says)."""
+    chosen = {}
+    for k, data in enumerate(runs):
+        for b in data.get("benchmarks", []):
+            key = (b["group"], b["fullname"])
+            if key not in chosen or _others(b) < _others(chosen[key][1]):
+                chosen[key] = (k, b)
+    merged = []
+    for k, b in chosen.values():
+        b = dict(b)
+        b["run"] = k
+        merged.append(b)
+    return merged
 
 
 def _baseline(rows):
-    marked = [b for b in rows if b.get("extra_info", {}).get("baseline")]
+    marked = [b for b in rows if _info(b).get("baseline")]
     if marked:
         return marked[0]
     loops = [b for b in rows if _base(b) == "test_h5py_frame_loop"]
@@ -64,15 +98,15 @@ def _baseline(rows):
 
 
 def _order(bench):
-    rank = bench.get("extra_info", {}).get("rank")
+    rank = _info(bench).get("rank")
     return (rank is None, rank if rank is not None else 0, bench["stats"]["median"])
 
 
-def format_group(group, rows):
-    """One group's table: label, median, GB/s, ratio to the baseline."""
+def format_group(group, rows, nruns):
+    """One group's table: label, median, GB/s, ratio to the baseline, others' CPU share."""
     rows = sorted(rows, key=_order)
     base = _baseline(rows)
-    info = rows[0].get("extra_info", {})
+    info = _info(rows[0])
     facts = []
     if info.get("frames"):
         facts.append(f"{info['frames']} frame(s)")
@@ -80,16 +114,20 @@ def format_group(group, rows):
         facts.append(f"{_decoded_bytes(rows[0]) / 1e6:.1f} MB decoded")
     if info.get("stored_bytes"):
         facts.append(f"{info['stored_bytes'] / 1e6:.1f} MB stored")
-    vs = f"vs {base.get('extra_info', {}).get('label', _base(base))}" if base else ""
+    vs = f"ratio vs {_info(base).get('label', _base(base))}" if base else ""
+    run_col = "  run" if nruns > 1 else ""
     lines = [f"{group}  ({', '.join(facts)})" if facts else group,
-             f"  {'reader':<62} {'median s':>10} {'GB/s':>7} {'ratio':>7}  {vs}"]
+             f"  {'reader':<62} {'median s':>10} {'GB/s':>7} {'ratio':>7} {'others':>7}{run_col}  {vs}"]
     for b in rows:
         median = b["stats"]["median"]
         nbytes = _decoded_bytes(b)
         gbs = f"{nbytes / median / 1e9:7.2f}" if nbytes else f"{'':>7}"
         ratio = f"{base['stats']['median'] / median:6.2f}x" if base else ""
-        label = b.get("extra_info", {}).get("label") or b["name"]
-        lines.append(f"  {label:<62} {median:10.5f} {gbs} {ratio:>7}")
+        share = _info(b).get("others_cpu")
+        others = f"{share:6.0%}{'!' if share > BUSY else ' '}" if share is not None else f"{'':>7}"
+        run = f"  {b['run'] + 1:>3}" if nruns > 1 else ""
+        label = _info(b).get("label") or b["name"]
+        lines.append(f"  {label:<62} {median:10.5f} {gbs} {ratio:>7} {others}{run}")
     return "\n".join(lines)
 
 
@@ -106,60 +144,68 @@ def format_targets(benchmarks):
                 continue
             ratio = tests[den]["stats"]["median"] / tests[num]["stats"]["median"]
             verdict = "met" if ratio >= target else "NOT met"
-            lines.append(f"  {group:<38} {what:<52} {ratio:6.2f}x  (target >= {target}x: {verdict})")
+            busy = max(_others(tests[num]), _others(tests[den]))
+            note = f"; machine busy ({busy:.0%} taken by others)" if busy > BUSY else ""
+            lines.append(f"  {group:<38} {what:<52} {ratio:6.2f}x  (target >= {target}x: {verdict}{note})")
     return "\n".join(lines)
 
 
 def format_machine(data):
     m = data.get("machine_info", {})
     cpu = m.get("cpu", {}).get("brand_raw", m.get("processor", "?"))
-    lines = [f"machine: {cpu}, {os.cpu_count()} CPUs here; python {m.get('python_version', '?')}"]
+    lines = [f"machine: {cpu}, {m.get('cpu', {}).get('count', '?')} CPUs; python {m.get('python_version', '?')}"]
     extra = m.get("fastchunk_bench")
     if extra:
-        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in extra.items()))
+        lines.append("setup: " + ", ".join(f"{k} {v}" for k, v in extra.items()))
     commit = data.get("commit_info", {})
     if commit.get("id"):
         lines.append(f"commit {commit['id'][:12]}{' (dirty tree)' if commit.get('dirty') else ''}")
     return "\n".join(lines)
 
 
-def report(data):
-    benchmarks = data.get("benchmarks", [])
+def report(runs):
+    """The whole printed report for one or more runs of the suite."""
+    benchmarks = merge_runs(runs)
     if not benchmarks:
         return "no timings in this run (were benchmarks disabled?)"
     groups = {}
     for b in benchmarks:
         groups.setdefault(b["group"] or "(no group)", []).append(b)
-    parts = [format_machine(data)]
-    parts += [format_group(g, groups[g]) for g in sorted(groups)]
+    parts = [format_machine(runs[0])]
+    if len(runs) > 1:
+        parts.append(f"{len(runs)} runs merged: each row comes from the run in which other "
+                     "processes took the least CPU while it ran (column 'run')")
+    parts += [format_group(g, groups[g], len(runs)) for g in sorted(groups)]
     parts.append(format_targets(benchmarks))
     return "\n\n".join(parts)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=pathlib.Path, default=DEFAULT_JSON,
-                        help=f"where pytest-benchmark writes (or wrote) the run (default {DEFAULT_JSON})")
-    parser.add_argument("--no-run", action="store_true", help="only print the saved --json run")
+    parser.add_argument("--json", type=pathlib.Path, action="append",
+                        help=f"a run pytest-benchmark writes or wrote (default {DEFAULT_JSON}); "
+                             "repeat with --no-run to merge saved runs")
+    parser.add_argument("--no-run", action="store_true", help="only print the saved --json run(s)")
+    parser.add_argument("--runs", type=int, default=1, help="run the suite this many times")
     parser.add_argument("--frames", type=int, default=0,
-                        help="FASTCHUNK_BENCH_FRAMES for this run (default: 50 for 1M and 4M, 8 for 16M)")
+                        help="FASTCHUNK_BENCH_FRAMES for the run (default: 50, 8 for the 16M file)")
     parser.add_argument("pytest_args", nargs="*", help="after --: paths and options for pytest")
     args = parser.parse_args(argv)
+    paths = args.json or [DEFAULT_JSON]
     status = 0
     if not args.no_run:
-        load = os.getloadavg()[0]
-        if load > 0.5:
-            print(f"warning: load average {load:.1f} before the run; timings on a busy machine are "
-                  "slow and noisy", file=sys.stderr)
-        status = run_suite(args.json, args.frames, args.pytest_args)
-        # Other work on the machine shows up as slow, noisy rows: say how busy it was.
-        print(f"load average (1 min): {load:.2f} before the run, {os.getloadavg()[0]:.2f} after "
-              f"(this run itself adds up to {os.cpu_count()})")
-    if not args.json.is_file():
-        print(f"{args.json}: no such run", file=sys.stderr)
+        if len(paths) != 1:
+            parser.error("give one --json when running; its name gets .1, .2, ... with --runs")
+        if args.runs > 1:
+            paths = [paths[0].with_suffix(f".{k + 1}.json") for k in range(args.runs)]
+        for path in paths:
+            status = run_suite(path, args.frames, args.pytest_args) or status
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        print(f"no such run: {', '.join(map(str, missing))}", file=sys.stderr)
         return status or 1
     print()
-    print(report(json.loads(args.json.read_text())))
+    print(report([json.loads(p.read_text()) for p in paths]))
     return status
 
 
