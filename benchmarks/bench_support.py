@@ -108,7 +108,8 @@ def _cpu_clock():
     """(wall seconds, CPU seconds used by every process, CPU seconds used by this one)."""
     try:
         with open("/proc/stat") as fh:  # first line: aggregate jiffies of all CPUs
-            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fh.readline().split()[1:9])
+            jiffies = fh.readline().split()[1:9]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, jiffies)
     except (OSError, ValueError):
         return None
     own = os.times()

@@ -67,8 +67,8 @@ MALLOC = _pin_malloc()
 def pytest_report_header(config):
     mode = "smoke run (timing disabled)" if benchmarks_disabled(config) else "timing"
     frames = ", ".join(f"{n}: {frame_count(config, n)} frames" for n in FRAMES)
-    return [f"fastchunk {fastchunk.__version__} (SIMD {_native.simd_kernel()}), h5py {h5py.__version__}, "
-            f"HDF5 {h5py.version.hdf5_version}, hdf5plugin {hdf5plugin.version}, bitshuffle "
+    return [f"fastchunk {fastchunk.__version__} (SIMD {_native.simd_kernel()}), "
+            f"h5py {h5py.__version__}, HDF5 {h5py.version.hdf5_version}, hdf5plugin {hdf5plugin.version}, bitshuffle "
             f"{bitshuffle.__version__} (AVX2 {bitshuffle.using_AVX2()}), numpy {np.__version__}",
             f"benchmarks: {mode}; {frames}; {THREADS} threads for fastchunk and the parallel "
             f"peers; OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}; malloc {MALLOC}; warm page cache"]

@@ -146,14 +146,16 @@ def format_targets(benchmarks):
             verdict = "met" if ratio >= target else "NOT met"
             busy = max(_others(tests[num]), _others(tests[den]))
             note = f"; machine busy ({busy:.0%} taken by others)" if busy > BUSY else ""
-            lines.append(f"  {group:<38} {what:<52} {ratio:6.2f}x  (target >= {target}x: {verdict}{note})")
+            lines.append(f"  {group:<38} {what:<52} {ratio:6.2f}x  "
+                         f"(target >= {target}x: {verdict}{note})")
     return "\n".join(lines)
 
 
 def format_machine(data):
     m = data.get("machine_info", {})
     cpu = m.get("cpu", {}).get("brand_raw", m.get("processor", "?"))
-    lines = [f"machine: {cpu}, {m.get('cpu', {}).get('count', '?')} CPUs; python {m.get('python_version', '?')}"]
+    count = m.get("cpu", {}).get("count", "?")
+    lines = [f"machine: {cpu}, {count} CPUs; python {m.get('python_version', '?')}"]
     extra = m.get("fastchunk_bench")
     if extra:
         lines.append("setup: " + ", ".join(f"{k} {v}" for k, v in extra.items()))

@@ -166,3 +166,11 @@ def test_contiguous_without_storage_reads_fill_value(tmp_path):
                               fillvalue=2.5)
     with fastchunk.File(p) as f:
         assert_identical(f["c"][()], h5py_read(p, "c"))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5])
+def test_bad_num_threads_is_an_error(tmp_path, bad):
+    p = testing.write_dataset(tmp_path / "d.h5", "x", _data((6, 10), "u2"), (2, 5), "bslz4")
+    with fastchunk.File(p) as f:
+        with pytest.raises(ValueError, match="num_threads"):
+            f["x"].read((), num_threads=bad)

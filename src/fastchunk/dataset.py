@@ -220,6 +220,8 @@ class Dataset:
         `out` must be C-contiguous, writeable, of the dataset's dtype and of the selection's
         shape (integer-indexed axes dropped, or kept with length 1).
         """
+        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+            raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
         if not self.native:
             if self.file.strict:
                 raise UnsupportedFilterError(f"{self.file.filename}: {self.name}: {self.reason}")
@@ -255,7 +257,7 @@ class Dataset:
             plan.rows["layout_no"][plan.coords[:, 0] == self.shape[0] // self._grid[0]] = 1
         fd = self.file.fd_for(self.data_file)
         _native.read(plan.rows, plan.regions, s.step, s.out_shape, dest, [fd],
-                     layouts, num_threads or self.file.num_threads,
+                     layouts, self.file.num_threads if num_threads is None else num_threads,
                      self.file.io_inflight_bytes, describe=self._describer(plan))
 
     def _describer(self, plan):
