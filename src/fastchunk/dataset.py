@@ -123,11 +123,7 @@ class File(Group):
 
 
 def _wrap(obj, file):
-    with _H5_LOCK:
-        return _wrap_locked(obj, file)
-
-
-def _wrap_locked(obj, file):
+    """fastchunk object for an h5py one; callers hold _H5_LOCK (Dataset() calls h5py)."""
     if isinstance(obj, h5py.Dataset):
         return Dataset(obj, file)
     if isinstance(obj, h5py.Group):
