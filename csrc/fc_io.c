@@ -88,7 +88,7 @@ static void enqueue_locked(fc_job_t *job, fc_task_t *t)
 }
 
 /* Hand one direct-read row to the workers (no buffer: they pread into `out`). */
-static int queue_direct(fc_job_t *job, int64_t i)
+static int queue_direct(fc_job_t *job, int64_t i, int64_t out_offset)
 {
     fc_pool_t *p = job->pool;
     fc_task_t *t = malloc(sizeof *t);
@@ -97,7 +97,7 @@ static int queue_direct(fc_job_t *job, int64_t i)
         fc_job_fail(job, &e);
         return FC_E_NOMEM;
     }
-    *t = (fc_task_t){NULL, i, i + 1, NULL, 0, 0};
+    *t = (fc_task_t){NULL, i, i + 1, NULL, out_offset, 0};
     pthread_mutex_lock(&p->mu);
     int stop = __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE);
     if (!stop)
@@ -117,9 +117,10 @@ void *fc_io_main(void *arg)
 
     for (int64_t i = 0, j; i < r->nrows; i = j) {
         int64_t start, end;
-        if (fc_row_direct_read(r, i) >= 0) {
+        int64_t direct = fc_row_direct_read(r, i);
+        if (direct >= 0) {
             j = i + 1;
-            if (queue_direct(job, i) != FC_OK)
+            if (queue_direct(job, i, direct) != FC_OK)
                 break;
             continue;
         }

@@ -168,7 +168,7 @@ int fc_task_run(fc_job_t *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *
          * so big contiguous reads are split over the pool. */
         const fc_row_t *row = &r->rows[t->row0];
         err->row = t->row0;
-        return fc_pread_full(r->fds[row->file_no], r->out + fc_row_direct_read(r, t->row0),
+        return fc_pread_full(r->fds[row->file_no], r->out + t->file_offset,
                              (size_t)row->nbytes, row->offset, err);
     }
     for (int64_t i = t->row0; i < t->row1; i++) {

@@ -14,7 +14,8 @@ typedef struct fc_buf {
 } fc_buf_t;
 
 /* Rows [row0, row1) whose stored bytes sit in buf, which holds the file from file_offset;
- * buf NULL: one row the worker preads straight into `out` (fc_row_direct_read). */
+ * buf NULL: one row the worker preads straight into `out` at byte file_offset
+ * (fc_row_direct_read). */
 typedef struct fc_task {
     struct fc_task *next;
     int64_t row0, row1;
