@@ -22,6 +22,7 @@ CORE_SOURCES = [
     "fc_fletcher32.c",
     "fc_inflate.c",
     "fc_decode.c",
+    "fc_convert.c",
     "fc_cpu.c",
     "fc_pool.c",
     "fc_io.c",

@@ -47,13 +47,22 @@ typedef struct {
     uint32_t cd[6];
 } fc_filter_t;
 
+/* Integer conversion from the stored type to the output's (a VDS over sources of another
+ * integer type). A kind is the size in bytes, | FC_INT_SIGNED; conv = src kind << 8 | dst kind,
+ * 0 for none. Out-of-range values saturate, as HDF5's conversions do. */
+#define FC_INT_SIGNED 0x10u
+#define FC_CONV(src_kind, dst_kind) (((uint32_t)(src_kind) << 8) | (uint32_t)(dst_kind))
+#define FC_CONV_SRC(conv) (((conv) >> 8) & 0xffu)
+#define FC_CONV_DST(conv) ((conv) & 0xffu)
+
 /* How the chunks of one stored dataset look. */
 #define FC_LAYOUT_DONT_FILTER_PARTIAL 1u /* H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS */
 typedef struct {
     int32_t ndim;
-    uint32_t elem_size;
+    uint32_t elem_size;                   /* stored element size */
     uint32_t nfilters;
     uint32_t flags;                       /* FC_LAYOUT_* */
+    uint32_t conv;                        /* FC_CONV(...) into the output type, or 0 */
     int64_t chunk_shape[FC_MAX_DIMS];
     fc_filter_t filters[FC_MAX_FILTERS];  /* pipeline (write) order; decode runs them reversed */
 } fc_layout_t;

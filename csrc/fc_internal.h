@@ -46,6 +46,13 @@ static inline int fc_fail(fc_error_t *err, int code, size_t at, const char *what
     return code;
 }
 
+/* Element conversion (fc_convert.c): n elements from src (every stride-th element) to dst. */
+typedef void (*fc_convert_fn)(uint8_t *dst, const uint8_t *src, int64_t n, int64_t stride);
+/* The converter for a layout's conv, or NULL if conv names an unknown kind. */
+fc_convert_fn fc_converter(uint32_t conv);
+/* Output element size of a conversion. */
+uint32_t fc_conv_dst_size(uint32_t conv);
+
 /* Pipeline stages (one file each). */
 int fc_lz4_filter_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                          fc_error_t *err);

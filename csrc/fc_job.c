@@ -29,7 +29,10 @@ static int validate(const fc_read_t *r, fc_error_t *err)
         return fc_fail(err, FC_E_INVALID, 0, "bad read parameters");
     for (int l = 0; l < r->nlayouts; l++) {
         const fc_layout_t *lay = &r->layouts[l];
-        if (lay->ndim != nd || lay->elem_size != r->out_elem_size || lay->nfilters > FC_MAX_FILTERS)
+        uint32_t out_size = lay->conv ? fc_conv_dst_size(lay->conv) : lay->elem_size;
+        if (lay->ndim != nd || out_size != r->out_elem_size || lay->nfilters > FC_MAX_FILTERS ||
+            (lay->conv && (!fc_converter(lay->conv) ||
+                           (FC_CONV_SRC(lay->conv) & ~FC_INT_SIGNED) != lay->elem_size)))
             return fc_fail(err, FC_E_INVALID, 0, "layout does not match the output");
         int64_t n = lay->elem_size;
         for (int d = 0; d < nd; d++) {
@@ -62,11 +65,14 @@ static int validate(const fc_read_t *r, fc_error_t *err)
 }
 
 /* Element offset in `out` of the region's start, if the whole chunk lands there as one
- * contiguous run; -1 otherwise. */
+ * contiguous run of the stored type (a same-size conversion is then done in place); -1
+ * otherwise. */
 static int64_t direct_offset(const fc_read_t *r, const fc_layout_t *lay, const int64_t *cs,
                              const int64_t *os, const int64_t *cnt)
 {
     int nd = r->ndim, first_wide = nd;
+    if (lay->elem_size != r->out_elem_size)
+        return -1;
     for (int d = 0; d < nd; d++) {
         if (cs[d] != 0 || cnt[d] != lay->chunk_shape[d] || (cnt[d] > 1 && r->step[d] != 1))
             return -1;
@@ -82,12 +88,13 @@ static int64_t direct_offset(const fc_read_t *r, const fc_layout_t *lay, const i
     return off;
 }
 
-/* Copy the selected part of a decoded chunk into `out`. */
+/* Copy (converting, if the layout says so) the selected part of a decoded chunk into `out`. */
 static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *chunk,
                     const int64_t *cs, const int64_t *os, const int64_t *cnt)
 {
     int nd = r->ndim, last = nd - 1;
-    size_t es = r->out_elem_size;
+    int64_t es = lay->elem_size, oes = r->out_elem_size;
+    fc_convert_fn convert = lay->conv ? fc_converter(lay->conv) : NULL;
     int64_t cstride[FC_MAX_DIMS], ostride[FC_MAX_DIMS], idx[FC_MAX_DIMS];
     cstride[last] = ostride[last] = 1;
     for (int d = last - 1; d >= 0; d--) {
@@ -102,13 +109,15 @@ static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *c
             ci += (cs[d] + idx[d] * r->step[d]) * cstride[d];
             oi += (os[d] + idx[d]) * ostride[d];
         }
-        const uint8_t *src = chunk + ci * (int64_t)es;
-        uint8_t *dst = r->out + oi * (int64_t)es;
-        if (cstep == 1)
-            memcpy(dst, src, (size_t)n * es);
+        const uint8_t *src = chunk + ci * es;
+        uint8_t *dst = r->out + oi * oes;
+        if (convert)
+            convert(dst, src, n, cstep);
+        else if (cstep == 1)
+            memcpy(dst, src, (size_t)(n * es));
         else
             for (int64_t k = 0; k < n; k++)
-                memcpy(dst + k * (int64_t)es, src + k * cstep * (int64_t)es, es);
+                memcpy(dst + k * es, src + k * cstep * es, (size_t)es);
         int d = last - 1;
         for (; d >= 0; d--) {
             if (++idx[d] < cnt[d])
@@ -143,6 +152,8 @@ static int process_row(const fc_read_t *r, int64_t i, const uint8_t *src, fc_scr
         return rc;
     if (direct < 0)
         scatter(r, lay, s->chunk, cs, os, cnt);
+    else if (lay->conv)
+        fc_converter(lay->conv)(dst, dst, chunk_elems(lay), 1); /* same size: in place */
     return FC_OK;
 }
 
@@ -150,6 +161,8 @@ int64_t fc_row_direct_read(const fc_read_t *r, int64_t i)
 {
     const fc_row_t *row = &r->rows[i];
     const fc_layout_t *lay = &r->layouts[row->layout_no];
+    if (lay->conv)
+        return -1;
     for (uint32_t f = 0; f < lay->nfilters; f++)
         if (!((row->filter_mask >> f) & 1u))
             return -1;

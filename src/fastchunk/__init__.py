@@ -6,8 +6,10 @@
 """
 from . import _native
 from .dataset import Dataset, File, Group, default_num_threads, read
-from .errors import (ChunkDecodeError, ChunkReadError, FastchunkError, NativeError,
-                     UnsupportedFilterError)
+from .errors import (ChunkDecodeError, ChunkReadError, ExternalLinkError, FastchunkError,
+                     NativeError, UnsupportedFilterError)
+from .nxmx import Frames, open_nxmx
+from .virtual import VirtualDataset
 
 __version__ = "0.1.0"
 
@@ -17,6 +19,7 @@ def simd_kernel():
     return _native.simd_kernel()
 
 
-__all__ = ["File", "Group", "Dataset", "read", "default_num_threads", "simd_kernel",
+__all__ = ["File", "Group", "Dataset", "VirtualDataset", "Frames", "open_nxmx", "read",
+           "default_num_threads", "simd_kernel",
            "FastchunkError", "ChunkReadError", "ChunkDecodeError", "UnsupportedFilterError",
-           "NativeError"]
+           "ExternalLinkError", "NativeError"]

@@ -31,6 +31,7 @@ cdef extern from "fastchunk.h" nogil:
         uint32_t elem_size
         uint32_t nfilters
         uint32_t flags
+        uint32_t conv
         int64_t chunk_shape[32]
         fc_filter_t filters[8]
 
@@ -101,10 +102,12 @@ cdef class Layout:
     """How the chunks of one stored dataset look: chunk shape, element size, filter pipeline.
 
     filters: sequence of (filter_id, cd_values) in pipeline (write) order.
+    convert: (stored dtype, output dtype) of integers the workers convert between, saturating
+    like HDF5 (a VDS over sources of another integer type); None if they are the same.
     """
     cdef fc_layout_t c
 
-    def __init__(self, chunk_shape, int elem_size, filters=(), unsigned flags=0):
+    def __init__(self, chunk_shape, int elem_size, filters=(), unsigned flags=0, convert=None):
         memset(&self.c, 0, sizeof(fc_layout_t))
         if not 1 <= len(chunk_shape) <= FC_MAX_DIMS:
             raise ValueError(f"chunk rank {len(chunk_shape)} not in 1..{FC_MAX_DIMS}")
@@ -113,6 +116,11 @@ cdef class Layout:
         self.c.ndim = len(chunk_shape)
         self.c.elem_size = elem_size
         self.c.flags = flags
+        if convert is not None:
+            src, dst = (np.dtype(t) for t in convert)
+            if src.itemsize != elem_size:
+                raise ValueError(f"stored dtype {src} is not {elem_size} bytes")
+            self.c.conv = (_int_kind(src) << 8) | _int_kind(dst)
         for d, n in enumerate(chunk_shape):
             self.c.chunk_shape[d] = n
         self.c.nfilters = len(filters)
@@ -129,6 +137,19 @@ cdef class Layout:
         for d in range(self.c.ndim):
             n *= self.c.chunk_shape[d]
         return n
+
+
+def _int_kind(dtype):
+    """FC_INT kind of a native-endian integer dtype: its size, | 0x10 if signed."""
+    if dtype.kind not in "iu" or not dtype.isnative or dtype.itemsize not in (1, 2, 4, 8):
+        raise ValueError(f"no native conversion for {dtype}")
+    return dtype.itemsize | (0x10 if dtype.kind == "i" else 0)
+
+
+def can_convert(src, dst):
+    """True if the workers convert src elements into dst (integers, native byte order)."""
+    src, dst = np.dtype(src), np.dtype(dst)
+    return all(t.kind in "iu" and t.isnative and t.itemsize in (1, 2, 4, 8) for t in (src, dst))
 
 
 cdef object _raise(fc_error_t *err, describe):

@@ -7,10 +7,11 @@ import h5py
 import numpy as np
 
 from . import _native
-from .errors import UnsupportedFilterError
+from .errors import ExternalLinkError, UnsupportedFilterError
 from .filters import DONT_FILTER_PARTIAL_CHUNKS, chunk_opts, dtype_reason, layout_reason, read_pipeline
 from .index import build_index, contiguous_index
 from .plan import NotSimple, make_plan, parse_selection
+from .sources import explain_missing_link
 
 
 # Opening, closing and wrapping objects is serialised here: with HDF5 2.0, h5py calls racing a
@@ -49,7 +50,14 @@ class Group:
 
     def __getitem__(self, name):
         with _H5_LOCK:
-            return _wrap(self._h5[name], self.file)
+            try:
+                obj = self._h5[name]
+            except KeyError:
+                link = self._h5.get(name, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    raise ExternalLinkError(explain_missing_link(self.file.filename, name, link)) from None
+                raise
+            return _wrap(obj, self.file)
 
     def __contains__(self, name):
         return name in self._h5
@@ -89,7 +97,16 @@ class File(Group):
         self.file = self
         self.name = "/"
         self._fds = {}
+        self._sources = {}  # path -> h5py.File of VDS source files
         self._lock = threading.Lock()
+
+    def source_file(self, path):
+        """h5py.File of a VDS source file, opened once per File (caller holds _H5_LOCK)."""
+        key = os.path.realpath(path)
+        h5 = self._sources.get(key)
+        if h5 is None:
+            h5 = self._sources[key] = h5py.File(path, "r")
+        return h5
 
     def fd_for(self, filename):
         """A read-only descriptor of a file this one's datasets live in (cached)."""
@@ -110,6 +127,9 @@ class File(Group):
                 os.close(fd)
             self._fds.clear()
         with _H5_LOCK:
+            for h5 in self._sources.values():
+                h5.close()
+            self._sources.clear()
             self._h5.close()
 
     def __enter__(self):
@@ -125,6 +145,9 @@ class File(Group):
 def _wrap(obj, file):
     """fastchunk object for an h5py one; callers hold _H5_LOCK (Dataset() calls h5py)."""
     if isinstance(obj, h5py.Dataset):
+        if obj.is_virtual:
+            from .virtual import VirtualDataset  # virtual.py builds on this module
+            return VirtualDataset(obj, file)
         return Dataset(obj, file)
     if isinstance(obj, h5py.Group):
         return Group(obj, file)
@@ -148,7 +171,7 @@ class Dataset:
         self._grid = h5ds.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
         self.ndim = len(self.shape)
         self._index = None
-        self._layout = None
+        self._layouts = {}  # output dtype -> native layouts
         self._layout_flags = 0
         dcpl = h5ds.id.get_create_plist()
         self.pipeline = read_pipeline(dcpl, self.dtype)
@@ -193,15 +216,27 @@ class Dataset:
                 self._layout_flags = 1  # FC_LAYOUT_DONT_FILTER_PARTIAL
         return ""
 
-    def _native_layouts(self):
-        """Layout 0 is the chunk; a contiguous dataset's short last slab is layout 1."""
-        if self._layout is None:
+    def native_layouts(self, out_dtype=None):
+        """Layout 0 is the chunk; a contiguous dataset's short last slab is layout 1.
+        With out_dtype (another integer type), the workers convert into it."""
+        out_dtype = self.dtype if out_dtype is None else np.dtype(out_dtype)
+        layouts = self._layouts.get(out_dtype)
+        if layouts is None:
             es = self.dtype.itemsize
-            self._layout = [_native.Layout(self._grid, es, self.pipeline.native, self._layout_flags)]
+            conv = None if out_dtype == self.dtype else (self.dtype, out_dtype)
+            layouts = [_native.Layout(self._grid, es, self.pipeline.native, self._layout_flags, conv)]
             rest = self.shape[0] % self._grid[0] if self.chunks is None else 0
             if rest:
-                self._layout.append(_native.Layout((rest,) + self._grid[1:], es))
-        return self._layout
+                layouts.append(_native.Layout((rest,) + self._grid[1:], es, convert=conv))
+            self._layouts[out_dtype] = layouts
+        return layouts
+
+    def plan(self, s):
+        """The native read plan of Selection s: rows (layout_no 0 or 1, file_no 0), regions."""
+        plan = make_plan(self.index, s, self._grid, self.shape)
+        if self.chunks is None and self.shape[0] % self._grid[0]:
+            plan.rows["layout_no"][plan.coords[:, 0] == self.shape[0] // self._grid[0]] = 1
+        return plan
 
     def __getitem__(self, sel):
         return self.read(sel)
@@ -245,29 +280,24 @@ class Dataset:
         return out.reshape(s.out_shape)
 
     def _read_native(self, s, dest, num_threads):
-        plan = make_plan(self.index, s, self._grid, self.shape)
+        plan = self.plan(s)
         if plan.missing:
             dest[...] = self._h5.fillvalue
-        layouts = self._native_layouts()
-        if len(layouts) > 1:
-            plan.rows["layout_no"][plan.coords[:, 0] == self.shape[0] // self._grid[0]] = 1
         fd = self.file.fd_for(self.data_file)
         _native.read(plan.rows, plan.regions, s.step, s.out_shape, dest, [fd],
-                     layouts, self.file.num_threads if num_threads is None else num_threads,
-                     self.file.io_inflight_bytes, describe=self._describer(plan))
+                     self.native_layouts(), self.file.num_threads if num_threads is None else num_threads,
+                     self.file.io_inflight_bytes, describe=lambda *a: self.describe_chunk(plan, *a))
 
-    def _describer(self, plan):
-        def describe(row, at, code):
-            where = f"file {self.data_file!r}, dataset {self.name!r}, codec {self.pipeline.codec}"
-            if row < 0 or row >= len(plan.rows):
-                return where
-            r = plan.rows[row]
-            coords = tuple(int(c) * n for c, n in zip(plan.coords[row], self._grid))
-            pos = (f"at file offset {at}" if code in (-2, -3)
-                   else f"at byte {at} of the chunk")
-            return (f"{where}, chunk at element {coords} (file offset {int(r['offset'])}, "
-                    f"{int(r['nbytes'])} stored bytes), {pos}")
-        return describe
+    def describe_chunk(self, plan, row, at, code):
+        """Error context for row `row` of plan: file, dataset, codec, chunk, offsets."""
+        where = f"file {self.data_file!r}, dataset {self.name!r}, codec {self.pipeline.codec}"
+        if row < 0 or row >= len(plan.rows):
+            return where
+        r = plan.rows[row]
+        coords = tuple(int(c) * n for c, n in zip(plan.coords[row], self._grid))
+        pos = f"at file offset {at}" if code in (-2, -3) else f"at byte {at} of the chunk"
+        return (f"{where}, chunk at element {coords} (file offset {int(r['offset'])}, "
+                f"{int(r['nbytes'])} stored bytes), {pos}")
 
     def _read_h5py(self, sel, out):
         data = self._h5[sel]

@@ -17,6 +17,13 @@ class UnsupportedFilterError(FastchunkError, NotImplementedError):
     """The dataset needs a filter or conversion the native path does not do (strict=True)."""
 
 
+class ExternalLinkError(FastchunkError, KeyError):
+    """An external link whose target file or object cannot be opened."""
+
+    def __str__(self):  # KeyError would print the message with quotes around it
+        return str(self.args[0]) if self.args else ""
+
+
 class NativeError(FastchunkError, RuntimeError):
     """The native layer refused a read plan or ran out of resources (a fastchunk bug or OOM)."""
 

@@ -570,3 +570,9 @@ def text_progress(stream=None, label="writing demo file", width=30):
         out.flush()
 
     return progress
+
+
+# Master + data file writers live in their own module; imported last (they use the above).
+from .testing_masters import write_dectris_master, write_diamond_master  # noqa: E402
+
+__all__ += ["write_dectris_master", "write_diamond_master"]

@@ -1,0 +1,94 @@
+"""open_nxmx: all frames of a detector master file as one dataset.
+
+A Diamond master already has one VDS at /entry/data/data. A DECTRIS master has one external
+link per data file (/entry/data/data_000001, ...); their frames are stacked along axis 0 in
+the order of the data files' image_nr_low/image_nr_high (1-based, inclusive), with frame
+numbers nobody wrote reading as the fill value.
+"""
+import re
+
+import numpy as np
+
+from .dataset import _H5_LOCK, File
+from .virtual import Mapping, VirtualDataset
+
+DATA_LINK = re.compile(r"^data_\d{6}$")
+
+
+class Frames:
+    """The frames of a master file; a dataset (shape, dtype, [sel], read, iter_frames...) that
+    owns its File: use it as a context manager or call close()."""
+
+    def __init__(self, file, dataset):
+        self.file = file
+        self.dataset = dataset
+
+    def __getattr__(self, name):
+        return getattr(self.dataset, name)
+
+    def __getitem__(self, sel):
+        return self.dataset[sel]
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.dataset.__array__(dtype)
+
+    def close(self):
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<fastchunk.Frames of {self.file.filename!r}: {self.dataset!r}>"
+
+
+def open_nxmx(path, group="/entry/data", **file_kwargs):
+    """Open a DECTRIS or Diamond master file; returns Frames over every frame.
+
+    file_kwargs go to fastchunk.File (num_threads, strict, io_inflight_bytes). A dangling
+    data-file link raises ExternalLinkError (HDF5 cannot open it either).
+    """
+    f = File(path, **file_kwargs)
+    try:
+        return Frames(f, _frames_dataset(f, group))
+    except BaseException:
+        f.close()
+        raise
+
+
+def _frames_dataset(f, group):
+    g = f[group]
+    if "data" in g:
+        return g["data"]
+    names = sorted(k for k in g.keys() if DATA_LINK.match(k))
+    if not names:
+        raise KeyError(f"{f.filename}: no {group}/data and no {group}/data_NNNNNN links")
+    parts = [g[name] for name in names]  # ExternalLinkError for a dangling link
+    first = parts[0]
+    for p in parts[1:]:
+        if p.shape[1:] != first.shape[1:] or p.dtype != first.dtype:
+            raise ValueError(f"{f.filename}: {p.name} has frames {p.shape[1:]} {p.dtype}, "
+                             f"{first.name} {first.shape[1:]} {first.dtype}")
+    mappings, end = [], 0
+    with _H5_LOCK:
+        for p in parts:
+            low = int(p._h5.attrs.get("image_nr_low", end + 1)) - 1
+            n = p.shape[0]
+            frames = np.arange(low, low + n, dtype=np.int64)
+            P = [frames] + [np.arange(k, dtype=np.int64) for k in p.shape[1:]]
+            Q = [np.arange(n, dtype=np.int64)] + P[1:]
+            mappings.append(Mapping(P, Q, p))
+            end = max(end, low + n)
+        fill = first._h5.fillvalue
+    spans = sorted((int(m.P[0][0]), len(m.P[0])) for m in mappings if len(m.P[0]))
+    for (a, n), (b, _) in zip(spans, spans[1:]):
+        if a + n > b:
+            raise ValueError(f"{f.filename}: data files claim overlapping image numbers")
+    return VirtualDataset.stacked(f, f"{group}/data_*", (end,) + first.shape[1:], first.dtype,
+                                  mappings, fill)
