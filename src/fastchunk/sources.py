@@ -2,8 +2,9 @@
 
 HDF5 (H5F_prefix_open_file) tries, for a target name T seen from a parent file P:
   1. T itself if it is absolute (if that fails, only its last component is used below);
-  2. each entry of the environment prefix (HDF5_VDS_PREFIX or HDF5_EXT_PREFIX, ':'-separated,
-     a leading ${ORIGIN} meaning P's directory) joined with T;
+  2. each entry of the environment prefix (HDF5_VDS_PREFIX or HDF5_EXT_PREFIX, ':'-separated)
+     joined with T; ${ORIGIN} means P's directory, but only at the very start of the value
+     (seen with HDF5 2.0: "/x:${ORIGIN}/sub" does not expand it);
   3. the prefix set on the access property list (fastchunk never sets one);
   4. P's directory as P was opened (made absolute);
   5. T relative to the current directory;
@@ -26,9 +27,10 @@ def candidates(target, parent, env_var):
     if os.path.isabs(target):
         out.append(target)
         name = os.path.basename(target)
-    for prefix in filter(None, os.environ.get(env_var, "").split(":")):
-        if prefix.startswith("${ORIGIN}"):
-            prefix = parent_dir + prefix[len("${ORIGIN}"):]
+    env = os.environ.get(env_var, "")
+    if env.startswith("${ORIGIN}"):  # HDF5 expands it only there, not after a ':'
+        env = parent_dir + env[len("${ORIGIN}"):]
+    for prefix in filter(None, env.split(":")):
         out.append(os.path.join(prefix, name))
     out.append(os.path.join(parent_dir, name))
     out.append(name)
