@@ -34,6 +34,10 @@ TARGETS = [
      "test_fastchunk_reused_out", "test_python_pool", 1.25),
     ("decode_chunk vs bitshuffle.decompress_lz4, 1 thread", ("decode 1 chunk",),
      "test_fastchunk_decode_chunk", "test_bitshuffle_decompress_lz4", 1.3),
+    ("fastchunk VDS vs h5py VDS frame loop", ("masters ",),
+     "test_fastchunk_vds", "test_h5py_vds_frame_loop", 4.5),
+    ("fastchunk VDS vs one data file (>= 0.9: within 10 %)", ("masters ",),
+     "test_fastchunk_vds", "test_fastchunk_single_file", 0.9),
 ]
 
 
