@@ -281,3 +281,24 @@ def test_realdata_masters(realdata):
         expected = np.concatenate([h["/entry/data"][k][...] for k in names])
         assert frames.native
         assert_identical(frames[...], expected)
+
+
+def test_data_files_found_through_hdf5_ext_prefix(tmp_path, monkeypatch):
+    master = write_dectris_master(tmp_path, n_frames=6, frames_per_file=3)
+    (tmp_path / "elsewhere").mkdir()
+    for p in tmp_path.glob("series_data_*.h5"):
+        shutil.move(p, tmp_path / "elsewhere" / p.name)
+    with pytest.raises(fastchunk.ExternalLinkError, match="HDF5_EXT_PREFIX"):
+        fastchunk.open_nxmx(master)
+    monkeypatch.setenv("HDF5_EXT_PREFIX", "${ORIGIN}/elsewhere")
+    with fastchunk.open_nxmx(master) as frames, h5py.File(master) as h:
+        assert frames.native
+        assert_identical(frames[4], h["/entry/data/data_000002"][1])
+
+
+@pytest.mark.parametrize("writer", [write_dectris_master, write_diamond_master])
+def test_bench_on_masters(tmp_path, writer):
+    from fastchunk.bench import run_bench
+    master = writer(tmp_path, n_frames=5, frames_per_file=2)
+    report = run_bench(master, repeat=1)
+    assert report["identical"] and report["native"] and report["frames"] == 5
