@@ -3,8 +3,9 @@
 HDF5 (H5F_prefix_open_file) tries, for a target name T seen from a parent file P:
   1. T itself if it is absolute (if that fails, only its last component is used below);
   2. each entry of the environment prefix (HDF5_VDS_PREFIX or HDF5_EXT_PREFIX, ':'-separated)
-     joined with T; ${ORIGIN} means P's directory, but only at the very start of the value
-     (seen with HDF5 2.0: "/x:${ORIGIN}/sub" does not expand it);
+     joined with T; for HDF5_VDS_PREFIX, ${ORIGIN} means P's directory, but only at the very
+     start of the value (seen with HDF5 2.0: "/x:${ORIGIN}/sub" does not expand it, and
+     HDF5_EXT_PREFIX does not expand it at all);
   3. the prefix set on the access property list (fastchunk never sets one);
   4. P's directory as P was opened (made absolute);
   5. T relative to the current directory;
@@ -28,7 +29,7 @@ def candidates(target, parent, env_var):
         out.append(target)
         name = os.path.basename(target)
     env = os.environ.get(env_var, "")
-    if env.startswith("${ORIGIN}"):  # HDF5 expands it only there, not after a ':'
+    if env_var == VDS_PREFIX and env.startswith("${ORIGIN}"):  # only there, not after a ':'
         env = parent_dir + env[len("${ORIGIN}"):]
     for prefix in filter(None, env.split(":")):
         out.append(os.path.join(prefix, name))
