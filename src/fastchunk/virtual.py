@@ -208,7 +208,7 @@ class VirtualDataset(Dataset):
         parts, covered = self._plan_parts(s)
         if covered < dest.size:
             dest[...] = self._fill
-        rows, regions, owners, layouts, fds = [], [], [], [], []
+        rows, regions, owners, layouts, fds = [], [], [], [], []  # owners: (source, plan)
         layout_base = {}
         for src, plan, out_start, out_count, _ in parts:
             if plan.missing:
@@ -230,19 +230,22 @@ class VirtualDataset(Dataset):
             reg[:, 1] += out_start
             rows.append(r)
             regions.append(reg)
-            owners.extend((src, plan, i) for i in range(len(r)))
+            owners.append((src, plan))
         if not rows:
             return
         rows = np.concatenate(rows)
         regions = np.concatenate(regions)
+        first_row = np.cumsum([0] + [len(plan.rows) for _, plan in owners])
         order = np.lexsort((rows["offset"], rows["file_no"]))
         rows, regions = rows[order], regions[order]
-        owners = [owners[i] for i in order]
 
         def describe(row, at, code):
-            if 0 <= row < len(owners):
-                src, plan, i = owners[row]
-                return f"virtual dataset {self.name!r}: " + src.describe_chunk(plan, i, at, code)
+            if 0 <= row < len(order):  # back to the source plan the row came from
+                k = int(order[row])
+                part = int(np.searchsorted(first_row, k, side="right")) - 1
+                src, plan = owners[part]
+                return (f"virtual dataset {self.name!r}: "
+                        + src.describe_chunk(plan, k - int(first_row[part]), at, code))
             return f"virtual dataset {self.name!r}"
 
         _native.read(rows, regions, s.step, s.out_shape, dest, fds, layouts,
