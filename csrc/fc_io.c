@@ -40,16 +40,25 @@ static int64_t decoded_bytes(const fc_read_t *r, const fc_row_t *row)
     return n;
 }
 
+/* Rows after j-1 that name the same stored chunk: they must stay in j-1's task, so the chunk
+ * is read and decoded once (fc_task_run scatters each of their regions). */
+static int64_t same_chunk_end(const fc_read_t *r, int64_t j)
+{
+    while (j < r->nrows && fc_row_same_chunk(r, j))
+        j++;
+    return j;
+}
+
 /* End (exclusive) of the run of rows starting at i that one read (and one task) should cover. */
 static int64_t coalesce(const fc_read_t *r, int64_t i, int64_t *start, int64_t *end)
 {
     const fc_row_t *a = &r->rows[i];
     *start = a->offset;
     *end = a->offset + a->nbytes;
-    int64_t j = i + 1, decoded = decoded_bytes(r, a);
+    int64_t j = same_chunk_end(r, i + 1), decoded = decoded_bytes(r, a);
     if (a->nbytes >= SMALL_CHUNK)
         return j;
-    for (; j < r->nrows; j++) {
+    for (; j < r->nrows; j = same_chunk_end(r, j + 1)) {
         const fc_row_t *b = &r->rows[j];
         if (b->file_no != a->file_no || b->nbytes >= SMALL_CHUNK || fc_row_direct_read(r, j) >= 0)
             break;

@@ -66,8 +66,11 @@ void fc_pool_release_scratch(fc_pool_t *p, fc_scratch_t *s);
 void fc_job_fail(fc_job_t *job, const fc_error_t *e);
 /* Decode every row of a task into the output (worker thread, no lock held). */
 int fc_task_run(fc_job_t *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *err);
+/* 1 when rows i-1 and i name the same stored chunk (a chunk hit by several regions of one
+ * selection: the planner puts them next to each other; it is read and decoded once). */
+int fc_row_same_chunk(const fc_read_t *r, int64_t i);
 /* Byte offset in `out` where row i's stored bytes can be read straight to (unfiltered, whole
- * chunk, one contiguous run of `out`), or -1. */
+ * chunk, one contiguous run of `out`, big enough to be worth its own pread), or -1. */
 int64_t fc_row_direct_read(const fc_read_t *r, int64_t i);
 /* The I/O thread's body. */
 void *fc_io_main(void *arg);

@@ -96,18 +96,22 @@ def read_pipeline(dcpl, dtype):
 
 
 @functools.lru_cache(maxsize=1)
-def _libhdf5():
-    """The libhdf5 that h5py itself loaded (for the one call h5py does not wrap)."""
-    import h5py.defs
+def hdf5_library():
+    """The libhdf5 that h5py itself loaded, as a ctypes library (None if not found)."""
+    import h5py.defs  # noqa: F401  (makes sure libhdf5 is mapped)
     path = None
     with open("/proc/self/maps") as maps:
         for line in maps:
             if "libhdf5" in line and "_hl" not in line and ".so" in line:
                 path = line.split()[-1]
                 break
-    if path is None:
-        return None
-    lib = ctypes.CDLL(path)
+    return None if path is None else ctypes.CDLL(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _libhdf5():
+    """H5Pget_chunk_opts from h5py's libhdf5 (the one call h5py does not wrap), or None."""
+    lib = hdf5_library()
     fn = getattr(lib, "H5Pget_chunk_opts", None)
     if fn is None:
         return None

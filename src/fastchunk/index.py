@@ -1,8 +1,12 @@
-"""Chunk index: offset, stored size and filter mask of every allocated chunk, from h5py."""
+"""Chunk index: offset, stored size and filter mask of every allocated chunk, from HDF5."""
+import ctypes
+import functools
 import warnings
 
 import h5py
 import numpy as np
+
+from . import _native
 
 SLOW_SCAN_CHUNKS = 2000  # get_chunk_info(i) is O(n) per call: warn above this many chunks
 
@@ -39,9 +43,50 @@ def _address_shift(h5file):
     return 0
 
 
-def build_index(dset):
-    """Read the chunk index of an h5py chunked dataset (chunk_iter, else get_chunk_info)."""
+@functools.lru_cache(maxsize=1)
+def _h5d_chunk_iter():
+    """H5Dchunk_iter from h5py's libhdf5, when h5py itself has chunk_iter (same HDF5 gate)."""
+    from .filters import hdf5_library
+    try:
+        lib = hdf5_library()
+    except OSError:
+        return None
+    fn = getattr(lib, "H5Dchunk_iter", None)
+    if fn is None:
+        return None
+    fn.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+H5P_DEFAULT = 0  # H5Ppublic.h: (hid_t)0
+
+
+def _native_scan(dset, ndim):
+    """(n, ndim + 3) records from H5Dchunk_iter with the C visitor, or None if unavailable."""
+    fn = _h5d_chunk_iter() if callable(getattr(dset.id, "chunk_iter", None)) else None
+    if fn is None:
+        return None
+    sink = _native.IndexSink(ndim)
+    # ctypes drops the GIL: hold h5py's own lock, HDF5 here is not built thread-safe.
+    from h5py._objects import phil
+    with phil:
+        rc = fn(dset.id.id, H5P_DEFAULT, _native.chunk_visit_address(), sink.address)
+    return sink.to_array() if rc >= 0 else None
+
+
+def build_index(dset, native=True):
+    """Read the chunk index of an h5py chunked dataset.
+
+    H5Dchunk_iter with a C visitor when h5py's libhdf5 has it (native=True), else h5py's
+    chunk_iter, else get_chunk_info one chunk at a time.
+    """
     chunks = np.asarray(dset.chunks, dtype=np.int64)
+    ndim = len(chunks)
+    rec = _native_scan(dset, ndim) if native else None
+    if rec is not None:
+        return ChunkIndex(rec[:, :ndim] // chunks, rec[:, ndim] + _address_shift(dset.file),
+                          rec[:, ndim + 1].copy(), rec[:, ndim + 2].astype(np.uint32))
     dsid = dset.id
     offsets, sizes, masks, coords = [], [], [], []
     if callable(getattr(dsid, "chunk_iter", None)):
@@ -62,7 +107,6 @@ def build_index(dset):
             offsets.append(info.byte_offset)
             sizes.append(info.size)
             masks.append(info.filter_mask)
-    ndim = len(chunks)
     coords = np.array(coords, dtype=np.int64).reshape(-1, ndim) // chunks
     offset = np.array(offsets, dtype=np.int64) + _address_shift(dset.file)
     return ChunkIndex(coords, offset, np.array(sizes, dtype=np.int64), np.array(masks, dtype=np.uint32))
