@@ -114,6 +114,8 @@ typedef struct {
  * fc_job_wait: wait up to timeout_ms; 1 when the job is complete, 0 on timeout. No GIL needed.
  * fc_job_cancel: ask the job to stop at the next chunk (any thread).
  * fc_job_finish: wait until done, free the job, return its status (first error wins in err).
+ * fc_job_decoded: chunks the job has decoded so far (each stored chunk once however many rows
+ *   name it); call it before fc_job_finish (tests check a shared chunk is decoded once).
  * fc_read_sync: start + finish, for callers that need no interruption.
  * Several jobs may run at once from different threads; they share the pool. */
 typedef struct fc_job fc_job_t;
@@ -121,6 +123,7 @@ int fc_job_start(const fc_read_t *req, fc_job_t **job, fc_error_t *err);
 int fc_job_wait(fc_job_t *job, int timeout_ms);
 void fc_job_cancel(fc_job_t *job);
 int fc_job_finish(fc_job_t *job, fc_error_t *err);
+int64_t fc_job_decoded(const fc_job_t *job);
 int fc_read_sync(const fc_read_t *req, fc_error_t *err);
 /* Worker threads currently in the pool (grows to the largest num_threads asked for). */
 int fc_pool_size(void);

@@ -204,6 +204,7 @@ int fc_task_run(fc_job_t *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *
          * so big contiguous reads are split over the pool. */
         const fc_row_t *row = &r->rows[t->row0];
         err->row = t->row0;
+        __atomic_add_fetch(&job->decoded, 1, __ATOMIC_RELAXED);
         return fc_pread_full(r->fds[row->file_no], r->out + t->file_offset,
                              (size_t)row->nbytes, row->offset, err);
     }
@@ -213,6 +214,8 @@ int fc_task_run(fc_job_t *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *
             return FC_OK; /* someone else's error or a cancel: it is already recorded */
         const uint8_t *src = t->buf->data + (r->rows[i].offset - t->file_offset);
         int reuse = i > t->row0 && in_scratch && fc_row_same_chunk(r, i);
+        if (!reuse)
+            __atomic_add_fetch(&job->decoded, 1, __ATOMIC_RELAXED);
         int rc = process_row(r, i, src, s, reuse, &in_scratch, err);
         if (rc != FC_OK) {
             err->row = i;
@@ -244,7 +247,7 @@ static int one_chunk(const fc_read_t *r)
     return 1;
 }
 
-static int run_inline(const fc_read_t *r, fc_pool_t *p, fc_error_t *err)
+static int run_inline(const fc_read_t *r, fc_pool_t *p, int64_t *decoded, fc_error_t *err)
 {
     if (r->nrows == 0)
         return FC_OK;
@@ -256,8 +259,11 @@ static int run_inline(const fc_read_t *r, fc_pool_t *p, fc_error_t *err)
         rc = fc_pread_full(r->fds[row->file_no], buf->data, (size_t)row->nbytes, row->offset, err);
     int in_scratch = 0;
     int64_t i = 0;
-    for (; rc == FC_OK && i < r->nrows; i++)
-        rc = process_row(r, i, buf->data, s, i > 0 && in_scratch, &in_scratch, err);
+    for (; rc == FC_OK && i < r->nrows; i++) {
+        int reuse = i > 0 && in_scratch;
+        *decoded += !reuse;
+        rc = process_row(r, i, buf->data, s, reuse, &in_scratch, err);
+    }
     pthread_mutex_lock(&p->mu);
     if (buf)
         fc_pool_release_buf(p, buf);
@@ -289,7 +295,7 @@ int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
     pthread_cond_init(&job->done_cv, NULL);
 
     if (one_chunk(req)) {
-        rc = run_inline(req, p, &job->err);
+        rc = run_inline(req, p, &job->decoded, &job->err);
         job->failed = rc != FC_OK;
         if (job->failed)
             job->err.code = rc;
@@ -367,6 +373,11 @@ int fc_job_finish(fc_job_t *job, fc_error_t *err)
     pthread_cond_destroy(&job->done_cv);
     free(job);
     return rc;
+}
+
+int64_t fc_job_decoded(const fc_job_t *job)
+{
+    return __atomic_load_n(&job->decoded, __ATOMIC_RELAXED);
 }
 
 int fc_read_sync(const fc_read_t *req, fc_error_t *err)

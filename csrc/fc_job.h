@@ -42,6 +42,7 @@ struct fc_job {
     pthread_cond_t done_cv;   /* the caller waits here */
     pthread_t io_thread;
     int io_started;
+    int64_t decoded;          /* atomic: chunks decoded (a chunk shared by rows counts once) */
 };
 
 struct fc_pool {

@@ -70,6 +70,7 @@ cdef extern from "fastchunk.h" nogil:
     int fc_job_wait(fc_job_t *job, int timeout_ms)
     void fc_job_cancel(fc_job_t *job)
     int fc_job_finish(fc_job_t *job, fc_error_t *err)
+    int64_t fc_job_decoded(const fc_job_t *job)
     int fc_pool_size()
     int fc_inflate_available()
 
@@ -171,6 +172,7 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     rows: ROW_DTYPE array in I/O order; regions: int64 (nrows, 3, ndim); out: C-contiguous,
     writeable. describe(row, at, code) -> str names file/dataset/chunk for error messages.
     Ctrl-C cancels the read (the pool stays usable) and raises KeyboardInterrupt.
+    Returns the number of chunks decoded (rows naming the same chunk count once).
     """
     if rows.dtype != ROW_DTYPE or not rows.flags.c_contiguous:
         raise TypeError("rows must be a C-contiguous ROW_DTYPE array")
@@ -179,7 +181,7 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     cdef int ndim = len(out_shape)
     cdef Py_ssize_t nrows = rows.shape[0]
     if nrows == 0:
-        return
+        return 0
     regions = np.ascontiguousarray(regions, dtype=np.int64)
     if regions.shape != (nrows, 3, ndim):
         raise ValueError(f"regions shape {regions.shape} != {(nrows, 3, ndim)}")
@@ -189,7 +191,7 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     cdef const int64_t[::1] shape_v = np.ascontiguousarray(out_shape, dtype=np.int64)
     cdef const int[::1] fds_v = np.ascontiguousarray(fds, dtype=np.intc)
     if out.nbytes == 0:
-        return
+        return 0
     cdef unsigned char[::1] out_v = out.reshape(-1).view(np.uint8)
     if step_v.shape[0] != ndim or int(np.prod(out_shape)) != out.size:
         raise ValueError("step/out_shape do not match out")
@@ -221,6 +223,7 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     cdef fc_error_t err
     cdef fc_job_t *job = NULL
     cdef int rc, done = 0
+    cdef int64_t decoded = 0
     try:
         with nogil:
             rc = fc_job_start(&req, &job, &err)
@@ -238,6 +241,7 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
                 fc_job_finish(job, &err)
             job = NULL
             raise
+        decoded = fc_job_decoded(job)
         with nogil:
             rc = fc_job_finish(job, &err)
         job = NULL
@@ -245,6 +249,7 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
             _raise(&err, describe)
     finally:
         free(lays)
+    return decoded
 
 
 def decode_chunk(Layout layout, const unsigned char[::1] src, out, unsigned filter_mask=0,

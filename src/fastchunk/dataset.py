@@ -10,7 +10,8 @@ from . import _native
 from .errors import ExternalLinkError, UnsupportedFilterError
 from .filters import DONT_FILTER_PARTIAL_CHUNKS, chunk_opts, dtype_reason, layout_reason, read_pipeline
 from .index import build_index, contiguous_index
-from .plan import NotSimple, make_plan, parse_selection
+from .plan import make_plan
+from .selection import NotSimple, parse_selection
 from .sources import explain_missing_link
 
 
@@ -246,10 +247,28 @@ class Dataset:
         return a if dtype is None else a.astype(dtype)
 
     def read(self, sel=(), out=None, num_threads=None):
-        """Read a selection (ints, slices with step >= 1, Ellipsis) into a new array or `out`.
+        """Read a selection into a new array or into `out`, like h5py's ``ds[sel]``.
 
-        `out` must be C-contiguous, writeable, of the dataset's dtype and of the selection's
-        shape (integer-indexed axes dropped, or kept with length 1).
+        Parameters
+        ----------
+        sel : selection
+            Anything h5py's ``ds[sel]`` reads: integers (negative too), slices with a step
+            >= 1, Ellipsis, one increasing list / integer array / 1-D boolean array along one
+            axis, or a boolean mask of the dataset's shape (a 1-D result). fastchunk plans these
+            itself; any other selection, and every invalid one, goes to h5py, which returns its
+            result or raises its own error.
+        out : numpy.ndarray, optional
+            Writeable, of the dataset's dtype and of the result's shape (integer-indexed axes
+            dropped, or kept with length 1). A C-contiguous `out` is filled in place by the
+            decoders; any other layout (a strided view, Fortran order) is filled through a
+            temporary array and one copy.
+        num_threads : int, optional
+            Decoder threads for this read.
+
+        Returns
+        -------
+        numpy.ndarray
+            `out` when given, else a new array.
         """
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
             raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
@@ -261,23 +280,29 @@ class Dataset:
             s = parse_selection(sel, self.shape)
         except NotSimple:
             return self._read_h5py(sel, out)
-        dest = self._check_out(out, s)
+        self._check_out(out, s)
+        in_place = s.mask is None and out is not None and out.flags.c_contiguous
+        dest = out.reshape(s.out_shape) if in_place else np.empty(s.out_shape, dtype=self.dtype)
         if dest.size:
             self._read_native(s, dest, num_threads)
-        return dest.reshape(s.result_shape) if out is None else out
+        result = dest[s.mask] if s.mask is not None else dest.reshape(s.result_shape)
+        if out is None:
+            return result
+        if not in_place:
+            out[...] = result.reshape(out.shape)
+        return out
 
     def _check_out(self, out, s):
         if out is None:
-            return np.empty(s.out_shape, dtype=self.dtype)
+            return
         if not isinstance(out, np.ndarray):
             raise TypeError("out must be a numpy array")
         if out.dtype != self.dtype:
             raise TypeError(f"out has dtype {out.dtype}, the dataset {self.dtype}")
-        if not (out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError("out must be a writeable C-contiguous array")
-        if out.shape not in (s.out_shape, s.result_shape):
+        if not out.flags.writeable:
+            raise ValueError("out must be writeable")
+        if out.shape not in (s.out_shape, s.result_shape) or (s.mask is not None and out.shape != s.result_shape):
             raise ValueError(f"out has shape {out.shape}, the selection {s.result_shape}")
-        return out.reshape(s.out_shape)
 
     def _read_native(self, s, dest, num_threads):
         plan = self.plan(s)
