@@ -267,8 +267,9 @@ class Dataset:
 
         Returns
         -------
-        numpy.ndarray
-            `out` when given, else a new array.
+        numpy.ndarray or numpy scalar
+            `out` when given, else a new array (a numpy scalar when every axis is indexed by
+            an integer, as h5py does).
         """
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
             raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
@@ -287,7 +288,7 @@ class Dataset:
             self._read_native(s, dest, num_threads)
         result = dest[s.mask] if s.mask is not None else dest.reshape(s.result_shape)
         if out is None:
-            return result
+            return result[()] if result.ndim == 0 else result  # h5py gives a numpy scalar
         if not in_place:
             out[...] = result.reshape(out.shape)
         return out
