@@ -38,6 +38,10 @@ TARGETS = [
      "test_fastchunk_vds", "test_h5py_vds_frame_loop", 4.5),
     ("fastchunk VDS vs one data file (>= 0.9: within 10 %)", ("masters ",),
      "test_fastchunk_vds", "test_fastchunk_single_file", 0.9),
+    ("fastchunk slabs vs h5py (cold chunk cache)", ("slab axis",),
+     "test_slab_fastchunk", "test_slab_h5py", 3.0),
+    ("fastchunk open+index+ds[:] vs h5py open+ds[:]", ("tiny chunks",),
+     "test_tiny_fastchunk", "test_tiny_h5py", 4.0),
 ]
 
 
