@@ -72,7 +72,9 @@ def test_info_text(small, capsys):
 
 def test_info_json(small, capsys):
     assert main(["info", str(small), "--json"]) == 0
-    infos = {i["name"]: i for i in json.loads(capsys.readouterr().out)}
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["file"] == str(small) and doc["file_bytes"] == small.stat().st_size
+    infos = {i["name"]: i for i in doc["datasets"]}
     assert set(infos) == {testing.DEMO_DATASET, OTHER}
     eiger = infos[testing.DEMO_DATASET]
     assert eiger["shape"] == [3, 64, 48]
@@ -88,7 +90,7 @@ def test_info_json(small, capsys):
 
 def test_info_one_dataset(small, capsys):
     assert main(["info", str(small), OTHER, "--json"]) == 0
-    (info,) = json.loads(capsys.readouterr().out)
+    (info,) = json.loads(capsys.readouterr().out)["datasets"]
     assert info["name"] == OTHER and info["shape"] == [20, 30]
 
 

@@ -18,8 +18,8 @@ def _bench(args):
 
 def _info(args):
     from .info import file_info, format_info
-    infos = file_info(args.file, args.dataset)
-    print(json.dumps(infos, indent=2) if args.json else format_info(infos))
+    doc = file_info(args.file, args.dataset)
+    print(json.dumps(doc, indent=2) if args.json else format_info(doc))
     return 0
 
 
@@ -34,9 +34,9 @@ def main(argv=None):
     b.add_argument("--repeat", type=int, default=5, help="timed repetitions (median reported)")
     b.add_argument("--frames", type=int, default=None, help="read only the first N frames")
     b.set_defaults(run=_bench)
-    i = sub.add_parser("info", help="layout, filters, chunks and whether fastchunk reads it natively")
+    i = sub.add_parser("info", help="layout, chunk index, filters, whether fastchunk reads it natively, and advice")
     i.add_argument("file")
-    i.add_argument("dataset", nargs="?")
+    i.add_argument("dataset", nargs="?", help="one dataset (default: every dataset in the file)")
     i.add_argument("--json", action="store_true", help="one machine-readable JSON document")
     i.set_defaults(run=_info)
     args = p.parse_args(argv)

@@ -1,58 +1,236 @@
-"""`fastchunk info`: what a dataset's layout is and whether fastchunk reads it natively."""
+"""`fastchunk info`: a dataset's layout, its chunk index and filters, whether fastchunk reads it
+natively, and plain advice where the layout makes reads slow (cf. pyfive's cloud report)."""
+import ctypes
+import functools
+import os
+
 import h5py
 import hdf5plugin  # noqa: F401  (so h5py can describe plugin filters)
 import numpy as np
 
-from .dataset import File
+from .dataset import _H5_LOCK, File
+from .filters import filter_name, hdf5_library
+
+# H5D_chunk_index_t (H5Dpublic.h) -> what the index is.
+INDEX_TYPES = {0: "v1 B-tree", 1: "single chunk", 2: "implicit (no index)", 3: "fixed array",
+               4: "extensible array", 5: "v2 B-tree"}
+
+# Advice thresholds, and why:
+# - A chunk below 64 KiB decoded costs more in per-chunk work (index entry, HDF5 call, one
+#   request to an object store) than in bytes; past ~1,000 such chunks it dominates a read.
+TINY_CHUNK_BYTES = 64 << 10
+TINY_CHUNK_COUNT = 1000
+# - Reading 100x more than asked (decoding whole chunks for one frame or one pixel's series)
+#   is where chunking, not the codec, sets the speed.
+AMPLIFICATION = 100
+# - The chunk bytes should be one run of the file: below 90 % of the span they are
+#   interleaved with other data or metadata, and sequential/read-ahead access suffers.
+CONTIGUOUS = 0.9
+# - Out-of-order chunks only matter when a read spans many of them.
+ORDER_MIN_CHUNKS = 64
+
+
+@functools.lru_cache(maxsize=1)
+def _get_index_type():
+    fn = getattr(hdf5_library(), "H5Dget_chunk_index_type", None)
+    if fn is not None:
+        fn.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int)]
+        fn.restype = ctypes.c_int
+    return fn
+
+
+def index_type(h5ds):
+    """Name of a chunked dataset's index structure, or None if HDF5 cannot say."""
+    try:
+        fn = _get_index_type()
+    except OSError:
+        return None
+    if fn is None:
+        return None
+    kind = ctypes.c_int(-1)
+    from h5py._objects import phil
+    with phil:  # ctypes drops the GIL; HDF5 here is not built thread-safe
+        if fn(h5ds.id.id, ctypes.byref(kind)) < 0:
+            return None
+    return INDEX_TYPES.get(kind.value, f"index type {kind.value}")
+
+
+def _filters(ds):
+    out = []
+    for fid, flags, cd, name in ds.pipeline.filters:
+        if isinstance(name, bytes):
+            name = name.decode(errors="replace")
+        out.append({"id": fid, "name": filter_name(fid), "hdf5_name": name, "flags": flags,
+                    "optional": bool(flags & 1), "cd_values": list(cd)})
+    return out
+
+
+def _amplification(shape, chunks, axes):
+    """Decoded elements / wanted elements for a read that takes every element along `axes`
+    and one index along each other axis (chunks cut at the dataset's edge still decode whole)."""
+    decoded = wanted = 1
+    for d, (n, c) in enumerate(zip(shape, chunks)):
+        if d in axes:
+            decoded *= -(-n // c) * c
+            wanted *= n
+        else:
+            decoded *= c
+    return decoded / max(wanted, 1)
+
+
+def _chunk_facts(ds, info):
+    """Index, sizes, byte range and access costs of a chunked dataset (fills info)."""
+    h5ds, idx = ds._h5, ds.index
+    chunks, shape, es = ds.chunks, ds.shape, ds.dtype.itemsize
+    grid = [-(-n // c) for n, c in zip(shape, chunks)]
+    chunk_bytes = int(np.prod(chunks, dtype=np.int64)) * es
+    with _H5_LOCK:
+        cache = h5ds.id.get_access_plist().get_chunk_cache()  # (slots, bytes, w0)
+        info["index_type"] = index_type(h5ds)
+    info.update(chunks_allocated=len(idx), chunks_in_grid=int(np.prod(grid, dtype=np.int64)),
+                chunk_bytes=chunk_bytes, stored_bytes=idx.stored_bytes,
+                chunk_cache_bytes=int(cache[1]))
+    if len(idx):
+        nb = idx.nbytes
+        end = idx.offset + nb
+        span = int(end.max() - idx.offset.min())
+        grid_order = np.lexsort(idx.coords.T[::-1])  # C order of the chunk grid
+        info.update(
+            compression_ratio=round(len(idx) * chunk_bytes / max(1, idx.stored_bytes), 3),
+            chunk_stored_bytes={"min": int(nb.min()), "p10": float(np.percentile(nb, 10)),
+                                "median": float(np.median(nb)), "p90": float(np.percentile(nb, 90)),
+                                "max": int(nb.max())},
+            first_chunk_address=int(idx.offset.min()),
+            byte_range=[int(idx.offset.min()), int(end.max())],
+            contiguity=round(idx.stored_bytes / max(1, span), 3),
+            file_order_is_grid_order=bool((np.diff(idx.offset[grid_order]) > 0).all()),
+            chunks_unfiltered=int((idx.filter_mask != 0).sum()))
+    # The usual access patterns: one frame (every axis but the first), and one element's
+    # series along the first axis.
+    if len(shape) > 1:
+        info["read_amplification"] = {
+            "frame ds[i]": round(_amplification(shape, chunks, set(range(1, len(shape)))), 1),
+            "series ds[:, j, ...]": round(_amplification(shape, chunks, {0}), 1)}
+    else:
+        info["read_amplification"] = {"element ds[i]": float(chunks[0])}
+
+
+def _advice(info):
+    tips = []
+    if "chunk_bytes" not in info:
+        return tips
+    cb, n = info["chunk_bytes"], info["chunks_allocated"]
+    if cb < TINY_CHUNK_BYTES and n > TINY_CHUNK_COUNT:
+        tips.append(f"tiny chunks: {n} chunks of {cb} bytes; per-chunk costs dominate reads "
+                    f"(h5py pays them one by one). Rechunk to >= 1 MiB chunks, e.g. "
+                    f"h5repack -l {info['name']}:CHUNK={'x'.join(str(c) for c in _bigger(info))}")
+    # The usual access is a frame (h5py's ds[i]); the series figure is reported, not advised on.
+    amp = info.get("read_amplification", {}).get("frame ds[i]", 0)
+    if amp >= AMPLIFICATION:
+        tips.append(f"reading one frame ds[i] decodes {amp:g}x the bytes it returns: chunks "
+                    f"{tuple(info['chunks'])} are thick along the first axis; make them thinner there")
+    cache = info.get("chunk_cache_bytes")
+    if cache is not None and cb > cache:
+        tips.append(f"a chunk ({cb} bytes) is bigger than HDF5's chunk cache ({cache} bytes): "
+                    "h5py decodes a chunk again for every partial read of it; raise rdcc_nbytes in "
+                    "h5py.File(..., rdcc_nbytes=...) or read whole chunks (fastchunk does not use the cache)")
+    if info.get("contiguity", 1) < CONTIGUOUS:
+        tips.append(f"chunk bytes fill only {info['contiguity']:.0%} of the range they span "
+                    "(interleaved with other data or the index): h5repack makes them one run")
+    if info.get("file_order_is_grid_order") is False and n > ORDER_MIN_CHUNKS:
+        tips.append("chunks are not stored in grid order: a sequential read seeks; h5repack "
+                    "rewrites them in order")
+    if n < info.get("chunks_in_grid", 0):
+        tips.append(f"{info['chunks_in_grid'] - n} chunks are not allocated (read as the fill value)")
+    return tips
+
+
+def _bigger(info):
+    """A chunk shape of about 1 MiB grown along the first axis (a suggestion, not a rule)."""
+    shape, chunks, es = info["shape"], list(info["chunks"]), np.dtype(info["dtype"]).itemsize
+    rest = int(np.prod(chunks[1:], dtype=np.int64)) * es
+    chunks[0] = int(min(shape[0], max(chunks[0], (1 << 20) // max(rest, 1))))
+    return chunks
 
 
 def dataset_info(ds):
     """A JSON-ready description of one fastchunk Dataset."""
+    h5ds = ds._h5
+    with _H5_LOCK:
+        layout = h5ds.id.get_create_plist().get_layout()
+    names = {h5py.h5d.CHUNKED: "chunked", h5py.h5d.CONTIGUOUS: "contiguous",
+             h5py.h5d.COMPACT: "compact", h5py.h5d.VIRTUAL: "virtual"}
     info = {"name": ds.name, "shape": list(ds.shape), "dtype": str(ds.dtype),
+            "layout": names.get(layout, str(layout)),
             "chunks": list(ds.chunks) if ds.chunks else None, "native": ds.native,
-            "reason": ds.reason, "codec": ds.pipeline.codec,
-            "filters": [{"id": fid, "name": name.decode(errors="replace") if isinstance(name, bytes) else name,
-                         "flags": flags, "cd_values": list(cd)}
-                        for fid, flags, cd, name in ds.pipeline.filters]}
-    if ds.chunks and ds._h5.id.get_create_plist().get_layout() == h5py.h5d.CHUNKED:
-        idx = ds.index
-        grid = [-(-n // c) for n, c in zip(ds.shape, ds.chunks)]
-        info["chunks_allocated"] = len(idx)
-        info["chunks_in_grid"] = int(np.prod(grid, dtype=np.int64))
-        info["stored_bytes"] = idx.stored_bytes
-        chunk_bytes = int(np.prod(ds.chunks, dtype=np.int64)) * ds.dtype.itemsize
-        if len(idx):
-            info["compression_ratio"] = round(len(idx) * chunk_bytes / max(1, idx.stored_bytes), 3)
-            info["chunk_stored_bytes"] = {"min": int(idx.nbytes.min()), "median": float(np.median(idx.nbytes)),
-                                          "max": int(idx.nbytes.max())}
-            info["first_chunk_address"] = int(idx.offset[0])
-            info["byte_range"] = [int(idx.offset[0]), int((idx.offset + idx.nbytes).max())]
+            "reason": ds.reason, "codec": ds.pipeline.codec, "filters": _filters(ds),
+            "fill_value": _jsonable(h5ds.fillvalue)}
+    if ds.chunks and layout == h5py.h5d.CHUNKED:
+        _chunk_facts(ds, info)
+    elif layout == h5py.h5d.CONTIGUOUS:
+        with _H5_LOCK:
+            info["stored_bytes"] = int(h5ds.id.get_storage_size())
+            off = h5ds.id.get_offset()
+        info["first_chunk_address"] = None if off is None else int(off)
+    info["advice"] = _advice(info)
     return info
 
 
+def _jsonable(v):
+    v = np.asarray(v)
+    if v.dtype.kind == "S":
+        return v.tobytes().decode("latin-1")
+    if v.dtype.kind in "biuf":
+        return v.item()
+    return str(v)
+
+
 def file_info(path, dataset=None):
-    """Info for one dataset, or for every dataset in the file."""
+    """One document: the file, and info for one dataset or every dataset in it."""
     with File(path) as f:
         if dataset:
-            return [dataset_info(f[dataset])]
-        names = []
-        f.h5.visititems(lambda n, o: names.append("/" + n) if isinstance(o, h5py.Dataset) else None)
-        return [dataset_info(f[n]) for n in names]
+            names = [dataset]
+        else:
+            names = []
+            f.h5.visititems(lambda n, o: names.append("/" + n) if isinstance(o, h5py.Dataset) else None)
+        datasets = [dataset_info(f[n]) for n in names]
+        return {"file": os.fspath(path), "file_bytes": os.path.getsize(path),
+                "userblock_bytes": int(f.h5.userblock_size), "hdf5": h5py.version.hdf5_version,
+                "datasets": datasets}
 
 
-def format_info(infos):
-    out = []
-    for i in infos:
-        out.append(f"{i['name']}: shape {tuple(i['shape'])} {i['dtype']} chunks "
-                   f"{tuple(i['chunks']) if i['chunks'] else None}")
+def _size(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def format_info(doc):
+    """The human-readable form of file_info's document."""
+    out = [f"{doc['file']}: {_size(doc['file_bytes'])}, HDF5 {doc['hdf5']}"]
+    for i in doc["datasets"]:
+        out.append(f"{i['name']}: shape {tuple(i['shape'])} {i['dtype']} {i['layout']}"
+                   + (f" chunks {tuple(i['chunks'])}" if i["chunks"] else ""))
         out.append(f"  filters   {i['codec']}")
+        for flt in i["filters"]:
+            out.append(f"            {flt['name']} (id {flt['id']}) cd_values {flt['cd_values']}")
         if "chunks_allocated" in i:
             out.append(f"  chunks    {i['chunks_allocated']} allocated / {i['chunks_in_grid']} in grid, "
-                       f"{i['stored_bytes']} stored bytes")
+                       f"index {i['index_type'] or 'unknown'}, {_size(i['chunk_bytes'])} decoded each")
+            out.append(f"  stored    {i['stored_bytes']} bytes ({_size(i['stored_bytes'])})")
             if "compression_ratio" in i:
                 s = i["chunk_stored_bytes"]
                 out.append(f"  ratio     {i['compression_ratio']}  chunk bytes min {s['min']} "
-                           f"median {s['median']:.0f} max {s['max']}")
-                out.append(f"  range     bytes {i['byte_range'][0]}..{i['byte_range'][1]}")
+                           f"p10 {s['p10']:.0f} median {s['median']:.0f} p90 {s['p90']:.0f} max {s['max']}")
+                out.append(f"  range     bytes {i['byte_range'][0]}..{i['byte_range'][1]}, first chunk at "
+                           f"{i['first_chunk_address']}, {i['contiguity']:.0%} of the span is chunk data, "
+                           f"{'in' if i['file_order_is_grid_order'] else 'not in'} grid order")
+            amp = ", ".join(f"{k} {v:g}x" for k, v in i["read_amplification"].items())
+            out.append(f"  reads     decoded / returned: {amp}")
+        elif "stored_bytes" in i:
+            out.append(f"  stored    {i['stored_bytes']} bytes at {i['first_chunk_address']}")
         out.append("  native    " + ("yes" if i["native"] else f"no: {i['reason']}"))
+        for tip in i["advice"]:
+            out.append(f"  advice    {tip}")
     return "\n".join(out)
