@@ -107,7 +107,7 @@ def test_chunk_hit_by_several_runs_is_decoded_once(tmp_path, num_threads):
         assert plan.rows["offset"].tolist() == sorted(plan.rows["offset"].tolist())
         out = np.zeros(s.out_shape, ds.dtype)
         decoded = _native.read(plan.rows, plan.regions, s.step, s.out_shape, out,
-                               [f.fd_for(ds.data_file)], ds._native_layouts(), num_threads)
+                               [f.fd_for(ds.data_file)], ds.native_layouts(), num_threads)
         assert decoded == 3
         assert_identical(out, data[sel])
         # A selection inside one chunk runs inline: still one decode.
@@ -115,7 +115,7 @@ def test_chunk_hit_by_several_runs_is_decoded_once(tmp_path, num_threads):
         plan = make_plan(ds.index, s, ds.chunks, ds.shape)
         out = np.zeros(s.out_shape, ds.dtype)
         assert _native.read(plan.rows, plan.regions, s.step, s.out_shape, out,
-                            [f.fd_for(ds.data_file)], ds._native_layouts(), num_threads) == 1
+                            [f.fd_for(ds.data_file)], ds.native_layouts(), num_threads) == 1
         assert_identical(out, data[[1, 3, 5, 7]])
 
 
@@ -129,3 +129,18 @@ def test_index_list_over_unallocated_chunks_reads_fill_value(tmp_path):
         got = f["x"][sel]
     assert_identical(got, h5py_read(p, "x", sel))
     assert (got == -3).any() and (got == 4).any()
+
+
+def test_index_lists_and_masks_on_a_virtual_dataset(tmp_path):
+    data = np.arange(6 * 8 * 5, dtype="u2").reshape(6, 8, 5)
+    src = testing.write_dataset(tmp_path / "src.h5", "d", data, (2, 4, 5), "bslz4")
+    layout = h5py.VirtualLayout(shape=data.shape, dtype=data.dtype)
+    layout[...] = h5py.VirtualSource(str(src), "d", shape=data.shape)
+    p = tmp_path / "vds.h5"
+    with h5py.File(p, "w") as f:
+        f.create_virtual_dataset("v", layout)
+    mask = data % 7 == 0
+    with fastchunk.File(p) as f:
+        assert f["v"].native, f["v"].reason
+        for sel in (np.s_[:, [1, 2, 6]], np.s_[[0, 5], 3], np.s_[..., [4]], np.s_[mask], np.s_[[]]):
+            assert_identical(f["v"][sel], h5py_read(p, "v", sel))

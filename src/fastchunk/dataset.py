@@ -11,7 +11,7 @@ from .errors import ExternalLinkError, UnsupportedFilterError
 from .filters import DONT_FILTER_PARTIAL_CHUNKS, chunk_opts, dtype_reason, layout_reason, read_pipeline
 from .index import build_index, contiguous_index
 from .plan import make_plan
-from .selection import NotSimple, parse_selection
+from .selection import NotSimple, boxed, parse_selection
 from .sources import explain_missing_link
 
 
@@ -161,6 +161,8 @@ class Dataset:
     `native` tells whether reads run on the native engine; `reason` says why not.
     """
 
+    plans_points = True  # the planner handles index lists itself (else: read the box, pick)
+
     def __init__(self, h5ds, file):
         self._h5 = h5ds
         self.file = file
@@ -281,21 +283,27 @@ class Dataset:
             s = parse_selection(sel, self.shape)
         except NotSimple:
             return self._read_h5py(sel, out)
-        self._check_out(out, s)
-        in_place = s.mask is None and out is not None and out.flags.c_contiguous
-        dest = out.reshape(s.out_shape) if in_place else np.empty(s.out_shape, dtype=self.dtype)
+        pick = None
+        if s.mask is not None or (s.points is not None and not self.plans_points):
+            self._check_out(out, s, allocate=False)
+            s, pick = boxed(s)  # read the bounding box, then pick the points out of it
+            dest = np.empty(s.out_shape, self.dtype)
+        else:
+            dest = self._check_out(out, s)
         if dest.size:
             self._read_native(s, dest, num_threads)
-        result = dest[s.mask] if s.mask is not None else dest.reshape(s.result_shape)
+        result = pick(dest) if pick else dest.reshape(s.result_shape)
         if out is None:
             return result[()] if result.ndim == 0 else result  # h5py gives a numpy scalar
-        if not in_place:
+        if pick or not out.flags.c_contiguous:
             out[...] = result.reshape(out.shape)
         return out
 
-    def _check_out(self, out, s):
+    def _check_out(self, out, s, allocate=True):
+        """Check `out` against selection s; the C-contiguous array of s.out_shape to read into
+        (`out` itself when it is C-contiguous, else a new array)."""
         if out is None:
-            return
+            return np.empty(s.out_shape, dtype=self.dtype) if allocate else None
         if not isinstance(out, np.ndarray):
             raise TypeError("out must be a numpy array")
         if out.dtype != self.dtype:
@@ -304,6 +312,11 @@ class Dataset:
             raise ValueError("out must be writeable")
         if out.shape not in (s.out_shape, s.result_shape) or (s.mask is not None and out.shape != s.result_shape):
             raise ValueError(f"out has shape {out.shape}, the selection {s.result_shape}")
+        if not allocate:
+            return None
+        if s.mask is not None or not out.flags.c_contiguous:
+            return np.empty(s.out_shape, dtype=self.dtype)
+        return out.reshape(s.out_shape)
 
     def _read_native(self, s, dest, num_threads):
         plan = self.plan(s)

@@ -173,3 +173,20 @@ def point_pieces(points, chunk):
     first = np.flatnonzero(new)
     count = np.diff(np.append(first, len(points)))
     return c[first], points[first] - c[first] * chunk, first, count
+
+
+def boxed(s):
+    """(a plain Selection of the box around s's points or mask, pick) where pick(box array)
+    gives the result: for planners that only know per-axis slices (virtual datasets) and for
+    masks, which are read as their bounding box."""
+    if s.mask is not None:
+        box = Selection(s.start, s.step, s.count, s.drop)
+        return box, lambda a: a[s.mask]
+    if s.points is None:
+        return s, lambda a: a.reshape(s.result_shape)
+    start, count = s.start.copy(), s.count.copy()
+    lo = int(s.points[0]) if len(s.points) else 0
+    start[s.axis] = lo
+    count[s.axis] = int(s.points[-1]) + 1 - lo if len(s.points) else 0
+    box = Selection(start, s.step, count, s.drop)
+    return box, lambda a: np.take(a, s.points - lo, axis=s.axis).reshape(s.result_shape)

@@ -83,6 +83,8 @@ class VirtualDataset(Dataset):
     """A virtual dataset (or a stack built by open_nxmx) read by fastchunk, bit-identical
     to h5py. Source files are found where HDF5 would find them (sources.py)."""
 
+    plans_points = False  # _read_native plans per-axis slices: index lists read their box
+
     def __init__(self, h5ds, file, mappings=None, fillvalue=None):
         self._h5 = h5ds
         self.file = file
@@ -278,6 +280,9 @@ class VirtualDataset(Dataset):
             return super()._read_h5py(sel, out)
         # A stack with a source the native path cannot read: source by source through h5py.
         s = parse_selection(sel, self.shape)
+        if s.points is not None or s.mask is not None:
+            raise TypeError("index lists and masks are not supported on a stack whose data files "
+                            "are read through h5py; read a slice and index the array")
         dest = self._check_out(out, s)
         parts, covered = self._plan_parts(s)
         if covered < dest.size:
