@@ -101,3 +101,17 @@ def test_real_files(realdata, capsys):
                 assert d["index_type"] in ("v1 B-tree", "single chunk", "implicit (no index)",
                                            "fixed array", "extensible array", "v2 B-tree")
         assert format_info(doc).startswith(str(path))
+
+
+def test_virtual_dataset_lists_its_sources(tmp_path, capsys):
+    master = testing.write_diamond_master(tmp_path, n_frames=6, frames_per_file=2, missing=(2,))
+    doc = file_info(master, "/entry/data/data")
+    (vds,) = doc["datasets"]
+    assert vds["layout"] == "virtual" and vds["native"] and vds["sources_missing"] == 1
+    files = [s["file"] for s in vds["sources"]]
+    assert files[0].endswith("scan_000001.h5") and files[1] is None and files[2].endswith("scan_000003.h5")
+    assert [s["virtual_start"][0] for s in vds["sources"]] == [0, 2, 4]
+    assert main(["info", str(master), "/entry/data/data"]) == 0
+    text = capsys.readouterr().out
+    assert "scan_000003.h5:/data (2, 96, 80) uint32 bitshuffle+lz4 (native)" in text
+    assert "missing: reads as the fill value" in text

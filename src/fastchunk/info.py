@@ -10,6 +10,9 @@ import numpy as np
 
 from .dataset import _H5_LOCK, File
 from .filters import filter_name, hdf5_library
+from .virtual import VirtualDataset
+
+MAX_SOURCES_SHOWN = 8  # a Diamond master can map hundreds of data files
 
 # H5D_chunk_index_t (H5Dpublic.h) -> what the index is.
 INDEX_TYPES = {0: "v1 B-tree", 1: "single chunk", 2: "implicit (no index)", 3: "fixed array",
@@ -153,8 +156,30 @@ def _bigger(info):
     return chunks
 
 
+def _virtual_info(ds):
+    """A virtual dataset: where each mapping's data comes from."""
+    sources = []
+    for m in ds.mappings:
+        src = m.source
+        entry = {"virtual_start": [int(p[0]) if len(p) else None for p in m.P],
+                 "elements": int(np.prod([len(p) for p in m.P], dtype=np.int64))}
+        if src is None:
+            entry.update(file=None, dataset=None, status="missing: reads as the fill value")
+        else:
+            entry.update(file=src.data_file, dataset=src.name, shape=list(src.shape),
+                         dtype=str(src.dtype), codec=src.pipeline.codec,
+                         status="native" if src.native else f"h5py: {src.reason}")
+        sources.append(entry)
+    return {"name": ds.name, "shape": list(ds.shape), "dtype": str(ds.dtype), "layout": "virtual",
+            "chunks": None, "native": ds.native, "reason": ds.reason, "codec": "virtual",
+            "filters": [], "fill_value": _jsonable(ds._fill), "sources": sources,
+            "sources_missing": sum(e["file"] is None for e in sources), "advice": []}
+
+
 def dataset_info(ds):
     """A JSON-ready description of one fastchunk Dataset."""
+    if isinstance(ds, VirtualDataset):
+        return _virtual_info(ds)
     h5ds = ds._h5
     with _H5_LOCK:
         layout = h5ds.id.get_create_plist().get_layout()
@@ -213,6 +238,13 @@ def format_info(doc):
         out.append(f"{i['name']}: shape {tuple(i['shape'])} {i['dtype']} {i['layout']}"
                    + (f" chunks {tuple(i['chunks'])}" if i["chunks"] else ""))
         out.append(f"  filters   {i['codec']}")
+        for src in i.get("sources", [])[:MAX_SOURCES_SHOWN]:
+            where = (f"{src['file']}:{src['dataset']} {tuple(src['shape'])} {src['dtype']} "
+                     f"{src['codec']} ({src['status']})" if src["file"] else src["status"])
+            out.append(f"  source    at {tuple(src['virtual_start'])}: {where}")
+        if len(i.get("sources", [])) > MAX_SOURCES_SHOWN:
+            out.append(f"            ... {len(i['sources']) - MAX_SOURCES_SHOWN} more "
+                       f"({i['sources_missing']} missing in all)")
         for flt in i["filters"]:
             out.append(f"            {flt['name']} (id {flt['id']}) cd_values {flt['cd_values']}")
         if "chunks_allocated" in i:

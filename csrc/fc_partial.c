@@ -1,0 +1,54 @@
+/* fc_partial.c — which bitshuffle blocks of a chunk hold the elements a region selects.
+ *
+ * Bitshuffle blocks are independent: block b holds elements [b*B, (b+1)*B). A small region of
+ * a big chunk (a 64x64 patch of a 4M frame, one pixel of each frame of a stack) lies in a few
+ * blocks, so only those need LZ4 and the untranspose; the rest are skipped by their size
+ * headers. This file marks the blocks; fc_bitshuffle.c decodes the marked ones. */
+#include <string.h>
+
+#include "fc_job.h"
+
+size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t *cs,
+                      const int64_t *cnt, size_t block_elems, uint8_t *want, size_t nblocks)
+{
+    int nd = r->ndim, last = nd - 1;
+    int64_t stride[FC_MAX_DIMS], idx[FC_MAX_DIMS];
+    int64_t be = (int64_t)block_elems, step = r->step[last], n = cnt[last];
+    size_t marked = 0;
+    memset(want, 0, nblocks);
+    memset(idx, 0, sizeof idx);
+    stride[last] = 1;
+    for (int d = last - 1; d >= 0; d--)
+        stride[d] = stride[d + 1] * lay->chunk_shape[d + 1];
+    for (;;) {
+        int64_t first = 0;
+        for (int d = 0; d < nd; d++)
+            first += (cs[d] + idx[d] * r->step[d]) * stride[d];
+        /* One run along the last axis: its elements are step apart. Wide steps mark element by
+         * element, otherwise every block the run spans. Elements past the last block sit in the
+         * raw tail, which is always copied. */
+        int64_t inc = step > be ? step : be;
+        int64_t endpos = first + (n - 1) * step;
+        for (int64_t e = first; e <= endpos; e += inc) {
+            int64_t b = e / be;
+            if (b >= (int64_t)nblocks)
+                break;
+            if (!want[b]) {
+                want[b] = 1;
+                marked++;
+            }
+        }
+        if (step <= be && endpos / be < (int64_t)nblocks && !want[endpos / be]) {
+            want[endpos / be] = 1; /* the run's last block, when inc skipped past it */
+            marked++;
+        }
+        int d = last - 1;
+        for (; d >= 0; d--) {
+            if (++idx[d] < cnt[d])
+                break;
+            idx[d] = 0;
+        }
+        if (d < 0)
+            return marked;
+    }
+}
