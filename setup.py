@@ -23,6 +23,7 @@ CORE_SOURCES = [
     "fc_inflate.c",
     "fc_decode.c",
     "fc_convert.c",
+    "fc_partial.c",
     "fc_cpu.c",
     "fc_pool.c",
     "fc_io.c",

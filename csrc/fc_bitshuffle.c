@@ -38,8 +38,26 @@ static inline size_t block_len(size_t n, size_t done, size_t be)
     return left >= be ? be : left - left % 8;
 }
 
+/* Is block b wanted? (want NULL: every block; want[nwant - 1] is the raw tail) */
+static inline int wanted(const uint8_t *want, size_t nwant, size_t b)
+{
+    return !want || (b < nwant - 1 && want[b]);
+}
+
+/* Blocks to walk: all of them (SIZE_MAX) when the tail is wanted, else up to the last wanted. */
+static size_t blocks_to_walk(const uint8_t *want, size_t nwant)
+{
+    if (!want || want[nwant - 1])
+        return SIZE_MAX;
+    size_t b = nwant - 1;
+    while (b > 0 && !want[b - 1])
+        b--;
+    return b;
+}
+
 static int decode_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n, size_t es,
-                      size_t be, fc_scratch_t *s, fc_error_t *err)
+                      size_t be, const uint8_t *want, size_t nwant, fc_scratch_t *s,
+                      fc_error_t *err)
 {
     const fc_kernels_t *k = fc_kernels();
     if (srclen != n * es)
@@ -47,15 +65,19 @@ static int decode_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n,
     size_t first = block_len(n, 0, be);
     if (es > 1 && fc_grow(&s->planes, &s->planes_cap, first * es))
         return fc_fail(err, FC_E_NOMEM, 0, "bitshuffle scratch");
-    size_t done = 0;
-    for (size_t m; (m = block_len(n, done, be)) > 0; done += m)
-        untranspose_block(k, src + done * es, dst + done * es, m, es, s->planes);
+    size_t done = 0, b = 0, walk = blocks_to_walk(want, nwant);
+    for (size_t m; (m = block_len(n, done, be)) > 0; done += m, b++) {
+        if (b >= walk)
+            return FC_OK;
+        if (wanted(want, nwant, b))
+            untranspose_block(k, src + done * es, dst + done * es, m, es, s->planes);
+    }
     memcpy(dst + done * es, src + done * es, (n - done) * es);
     return FC_OK;
 }
 
 static int decode_lz4(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n, size_t es,
-                      fc_scratch_t *s, fc_error_t *err)
+                      const uint8_t *want, size_t nwant, fc_scratch_t *s, fc_error_t *err)
 {
     const fc_kernels_t *k = fc_kernels();
     if (srclen < 12)
@@ -71,14 +93,20 @@ static int decode_lz4(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n,
     if (fc_grow(&s->block, &s->block_cap, first * es) ||
         (es > 1 && fc_grow(&s->planes, &s->planes_cap, first * es)))
         return fc_fail(err, FC_E_NOMEM, 0, "bitshuffle scratch");
-    size_t pos = 12, done = 0;
-    for (size_t m; (m = block_len(n, done, be)) > 0; done += m) {
+    size_t pos = 12, done = 0, b = 0, walk = blocks_to_walk(want, nwant);
+    for (size_t m; (m = block_len(n, done, be)) > 0; done += m, b++) {
+        if (b >= walk)
+            return FC_OK; /* nothing wanted from here on */
         if (srclen - pos < 4)
             return fc_fail(err, FC_E_CORRUPT, pos, "bitshuffle: chunk ends before a block header");
         size_t c = fc_load_be32(src + pos);
         pos += 4;
         if (c > srclen - pos)
             return fc_fail(err, FC_E_CORRUPT, pos - 4, "bitshuffle: compressed block runs past the end of the chunk");
+        if (!wanted(want, nwant, b)) { /* a partial decode skips it by its size header */
+            pos += c;
+            continue;
+        }
         size_t at = 0;
         if (fc_lz4_block_decode(src + pos, c, s->block, m * es, &at) != FC_OK)
             return fc_fail(err, FC_E_CORRUPT, pos + at, "bitshuffle: LZ4 block is corrupt");
@@ -92,20 +120,47 @@ static int decode_lz4(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n,
     return FC_OK;
 }
 
-int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                         uint32_t elem_size, uint32_t block_elems, uint32_t compression,
-                         fc_scratch_t *s, fc_error_t *err)
+int fc_bitshuffle_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                                uint32_t elem_size, uint32_t block_elems, uint32_t compression,
+                                const uint8_t *want, size_t nwant, fc_scratch_t *s,
+                                fc_error_t *err)
 {
     if (elem_size == 0 || dstlen % elem_size)
         return fc_fail(err, FC_E_INVALID, 0, "bitshuffle: chunk size is not a whole number of elements");
     size_t n = dstlen / elem_size;
     if (compression == FC_BSHUF_LZ4)
-        return decode_lz4(src, srclen, dst, n, elem_size, s, err);
+        return decode_lz4(src, srclen, dst, n, elem_size, want, nwant, s, err);
     if (compression == FC_BSHUF_NONE) {
         size_t be = block_elems ? block_elems : default_block_elems(elem_size);
         if (be % 8)
             return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: block size is not a multiple of 8");
-        return decode_raw(src, srclen, dst, n, elem_size, be, s, err);
+        return decode_raw(src, srclen, dst, n, elem_size, be, want, nwant, s, err);
     }
     return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: compression other than LZ4 or none");
+}
+
+int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                         uint32_t elem_size, uint32_t block_elems, uint32_t compression,
+                         fc_scratch_t *s, fc_error_t *err)
+{
+    return fc_bitshuffle_decode_blocks(src, srclen, dst, dstlen, elem_size, block_elems,
+                                       compression, NULL, 0, s, err);
+}
+
+size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t elem_size,
+                                 uint32_t block_elems, uint32_t compression)
+{
+    if (elem_size == 0)
+        return 0;
+    if (compression == FC_BSHUF_LZ4) {
+        if (srclen < 12)
+            return 0;
+        uint32_t bytes = fc_load_be32(src + 8);
+        return bytes == 0 || bytes % (8 * elem_size) ? 0 : bytes / elem_size;
+    }
+    if (compression == FC_BSHUF_NONE) {
+        size_t be = block_elems ? block_elems : default_block_elems(elem_size);
+        return be % 8 ? 0 : be;
+    }
+    return 0;
 }

@@ -48,6 +48,7 @@ void fc_scratch_free(fc_scratch_t *s)
     free(s->chunk);
     free(s->stage[0]);
     free(s->stage[1]);
+    free(s->want);
     fc_inflate_free(s);
     free(s);
 }

@@ -17,6 +17,8 @@ struct fc_scratch {
     size_t chunk_cap;
     uint8_t *stage[2]; /* ping-pong buffers between pipeline stages */
     size_t stage_cap[2];
+    uint8_t *want;     /* per bitshuffle block: decode it? (partial decodes, fc_partial.c) */
+    size_t want_cap;
     void *zstream;     /* zlib's z_stream, set up on first use (fc_inflate.c) */
 };
 
@@ -52,6 +54,19 @@ typedef void (*fc_convert_fn)(uint8_t *dst, const uint8_t *src, int64_t n, int64
 fc_convert_fn fc_converter(uint32_t conv);
 /* Output element size of a conversion. */
 uint32_t fc_conv_dst_size(uint32_t conv);
+
+/* Bitshuffle blocks of a chunk (fc_bitshuffle.c): decode only block b with want[b] != 0 (want
+ * NULL: all); want[nwant - 1] stands for the raw tail after the last block. Blocks after the
+ * last wanted one are not even walked, unless the tail is wanted. The bytes of skipped blocks
+ * in dst are left as they were. */
+int fc_bitshuffle_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                                uint32_t elem_size, uint32_t block_elems, uint32_t compression,
+                                const uint8_t *want, size_t nwant, fc_scratch_t *s,
+                                fc_error_t *err);
+/* Elements per block of a bitshuffle chunk: from the LZ4 header, or cd / the default; 0 if the
+ * stored chunk cannot say (the full decode reports why). */
+size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t elem_size,
+                                 uint32_t block_elems, uint32_t compression);
 
 /* Pipeline stages (one file each). */
 int fc_lz4_filter_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,

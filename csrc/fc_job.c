@@ -135,6 +135,9 @@ static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *c
 /* Decode row i's chunk (unless `reuse`: the previous row of this worker decoded the same
  * chunk into scratch) and put its region into `out`. Returns FC_OK and sets *in_scratch to
  * whether the decoded chunk is left in s->chunk for a following row. */
+/* Decode row i's chunk and put its region into `out`. reuse: the chunk is already decoded
+ * in s->chunk (the previous row named the same chunk). A row whose chunk another row needs
+ * next is decoded whole; otherwise a small region decodes only its bitshuffle blocks. */
 static int process_row(const fc_read_t *r, int64_t i, const uint8_t *src, fc_scratch_t *s,
                        int reuse, int *in_scratch, fc_error_t *err)
 {
@@ -158,7 +161,11 @@ static int process_row(const fc_read_t *r, int64_t i, const uint8_t *src, fc_scr
             return fc_fail(err, FC_E_NOMEM, 0, "chunk scratch");
         dst = s->chunk;
     }
-    int rc = fc_chunk_decode(lay, row->filter_mask, unfiltered, src, (size_t)row->nbytes, dst,
+    int rc;
+    int shared = i + 1 < r->nrows && fc_row_same_chunk(r, i + 1);
+    if (direct >= 0 || unfiltered || shared ||
+        !fc_partial_decode(r, lay, row, cs, cnt, src, dst, nbytes, s, err, &rc))
+        rc = fc_chunk_decode(lay, row->filter_mask, unfiltered, src, (size_t)row->nbytes, dst,
                              nbytes, s, err);
     if (rc != FC_OK)
         return rc;

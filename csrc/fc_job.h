@@ -73,6 +73,18 @@ int fc_row_same_chunk(const fc_read_t *r, int64_t i);
 /* Byte offset in `out` where row i's stored bytes can be read straight to (unfiltered, whole
  * chunk, one contiguous run of `out`, big enough to be worth its own pread), or -1. */
 int64_t fc_row_direct_read(const fc_read_t *r, int64_t i);
+/* Mark in want[0:nblocks] the bitshuffle blocks (block_elems elements each) that hold an
+ * element of the region (cs, cnt, with r->step) of a chunk of lay, and in want[nblocks]
+ * whether it needs the raw tail; returns how many marks were set (fc_partial.c). */
+size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t *cs,
+                      const int64_t *cnt, size_t block_elems, uint8_t *want, size_t nblocks);
+/* Decode only the bitshuffle blocks a small region of a one-filter bslz4/bitshuffle chunk
+ * needs, into the chunk-sized dst: returns 1 with the status in *rc, or 0 if the row does
+ * not qualify (decode it whole). Blocks not needed are skipped by their size headers, so
+ * their bytes are not checked. */
+int fc_partial_decode(const fc_read_t *r, const fc_layout_t *lay, const fc_row_t *row,
+                      const int64_t *cs, const int64_t *cnt, const uint8_t *src, uint8_t *dst,
+                      size_t nbytes, fc_scratch_t *s, fc_error_t *err, int *rc);
 /* The I/O thread's body. */
 void *fc_io_main(void *arg);
 /* pread exactly len bytes at off; FC_E_SHORT_READ / FC_E_IO with err->at = file offset. */

@@ -15,7 +15,7 @@ size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t 
     int64_t stride[FC_MAX_DIMS], idx[FC_MAX_DIMS];
     int64_t be = (int64_t)block_elems, step = r->step[last], n = cnt[last];
     size_t marked = 0;
-    memset(want, 0, nblocks);
+    memset(want, 0, nblocks + 1);
     memset(idx, 0, sizeof idx);
     stride[last] = 1;
     for (int d = last - 1; d >= 0; d--)
@@ -26,20 +26,23 @@ size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t 
             first += (cs[d] + idx[d] * r->step[d]) * stride[d];
         /* One run along the last axis: its elements are step apart. Wide steps mark element by
          * element, otherwise every block the run spans. Elements past the last block sit in the
-         * raw tail, which is always copied. */
+         * raw tail: want[nblocks]. */
         int64_t inc = step > be ? step : be;
         int64_t endpos = first + (n - 1) * step;
         for (int64_t e = first; e <= endpos; e += inc) {
             int64_t b = e / be;
-            if (b >= (int64_t)nblocks)
+            if (b >= (int64_t)nblocks) {
+                want[nblocks] = 1;
                 break;
+            }
             if (!want[b]) {
                 want[b] = 1;
                 marked++;
             }
         }
-        if (step <= be && endpos / be < (int64_t)nblocks && !want[endpos / be]) {
-            want[endpos / be] = 1; /* the run's last block, when inc skipped past it */
+        int64_t lastb = endpos / be < (int64_t)nblocks ? endpos / be : (int64_t)nblocks;
+        if (step <= be && !want[lastb]) {
+            want[lastb] = 1; /* the run's last block (or the tail), when inc skipped past it */
             marked++;
         }
         int d = last - 1;
@@ -51,4 +54,30 @@ size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t 
         if (d < 0)
             return marked;
     }
+}
+
+int fc_partial_decode(const fc_read_t *r, const fc_layout_t *lay, const fc_row_t *row,
+                      const int64_t *cs, const int64_t *cnt, const uint8_t *src, uint8_t *dst,
+                      size_t nbytes, fc_scratch_t *s, fc_error_t *err, int *rc)
+{
+    const fc_filter_t *f = &lay->filters[0];
+    if (lay->nfilters != 1 || f->id != FC_FILTER_BITSHUFFLE || (row->filter_mask & 1u))
+        return 0;
+    size_t n = nbytes / lay->elem_size, selected = 1;
+    for (int d = 0; d < r->ndim; d++)
+        selected *= (size_t)cnt[d];
+    if (selected * 4 > n) /* a quarter of the chunk or more: decode it whole */
+        return 0;
+    size_t be = fc_bitshuffle_block_elems(src, (size_t)row->nbytes, f->cd[0], f->cd[1], f->cd[2]);
+    if (be == 0 || f->cd[0] != lay->elem_size)
+        return 0; /* a bad header: the whole decode reports it */
+    size_t nblocks = n / be + ((n % be) >= 8);
+    if (fc_grow(&s->want, &s->want_cap, nblocks + 1)) {
+        *rc = fc_fail(err, FC_E_NOMEM, 0, "partial decode scratch");
+        return 1;
+    }
+    fc_mark_blocks(r, lay, cs, cnt, be, s->want, nblocks);
+    *rc = fc_bitshuffle_decode_blocks(src, (size_t)row->nbytes, dst, nbytes, f->cd[0], f->cd[1],
+                                      f->cd[2], s->want, nblocks + 1, s, err);
+    return 1;
 }
