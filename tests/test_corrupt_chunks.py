@@ -99,11 +99,20 @@ def _expect_error(path, good, num_threads, cls=fastchunk.ChunkDecodeError, name=
     with fastchunk.File(path, num_threads=num_threads) as f:
         ds = f[name]
         assert ds.native, ds.reason
-        for sel in (np.s_[BAD[0]], np.s_[:], np.s_[BAD[0], 3:30, ::5]):
+        for sel in (np.s_[BAD[0]], np.s_[:]):
             with pytest.raises(cls) as e:
                 ds[sel]
             assert isinstance(e.value, fastchunk.FastchunkError)
             assert_names_chunk(str(e.value), path, name, BAD, codec)
+        # A small region decodes only the bitshuffle blocks that hold it (partial decode), so
+        # damage elsewhere in the chunk may go unseen: then the region must be the true data.
+        small = np.s_[BAD[0], 3:30, ::5]
+        try:
+            got = ds[small]
+        except cls as e:
+            assert_names_chunk(str(e), path, name, BAD, codec)
+        else:
+            assert_identical(got, h5py_read(good, name, small))
         assert_identical(ds[0], h5py_read(path, name, 0))
         assert_identical(ds[0:2], h5py_read(path, name, np.s_[0:2]))
     with fastchunk.File(good, num_threads=num_threads) as f:
