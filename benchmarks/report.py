@@ -34,6 +34,8 @@ TARGETS = [
      "test_fastchunk_reused_out", "test_python_pool", 1.25),
     ("decode_chunk vs bitshuffle.decompress_lz4, 1 thread", ("decode 1 chunk",),
      "test_fastchunk_decode_chunk", "test_bitshuffle_decompress_lz4", 1.3),
+    ("fastchunk vs h5py, small region (partial decode)", ("region 64x64 patch",),
+     "test_region_fastchunk", "test_region_h5py", 10.0),
     ("fastchunk VDS vs h5py VDS frame loop", ("masters ",),
      "test_fastchunk_vds", "test_h5py_vds_frame_loop", 4.5),
     ("fastchunk VDS vs one data file (>= 0.9: within 10 %)", ("masters ",),
