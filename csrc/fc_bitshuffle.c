@@ -72,7 +72,8 @@ static int decode_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n,
         if (wanted(want, nwant, b))
             untranspose_block(k, src + done * es, dst + done * es, m, es, s->planes);
     }
-    memcpy(dst + done * es, src + done * es, (n - done) * es);
+    if (n > done) /* src is NULL for an empty chunk (found by fuzz/pipeline) */
+        memcpy(dst + done * es, src + done * es, (n - done) * es);
     return FC_OK;
 }
 

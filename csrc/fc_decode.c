@@ -146,7 +146,8 @@ int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered
         /* Stored as is: HDF5 takes the chunk's own size from the front of the bytes. */
         if (curlen < dstlen)
             return fc_fail(err, FC_E_CORRUPT, curlen, "unfiltered chunk is shorter than the chunk size");
-        memcpy(dst, cur, dstlen);
+        if (dstlen)
+            memcpy(dst, cur, dstlen); /* cur is NULL for an empty chunk (found by fuzz/pipeline) */
     }
     return FC_OK;
 }

@@ -9,7 +9,8 @@
 int fc_shuffle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t elem_size)
 {
     if (elem_size <= 1 || len < elem_size) {
-        memcpy(dst, src, len);
+        if (len) /* src may be NULL when len is 0 */
+            memcpy(dst, src, len);
         return FC_OK;
     }
     size_t n = len / elem_size;

@@ -1,0 +1,208 @@
+"""Seed corpus for the fuzz targets: real stored chunks, cut to a size that fuzzes fast.
+
+Chunks come from every filtered dataset fastchunk reads natively in ../shared/realdata (when
+present) and from small files written by fastchunk.testing (always). Each chunk is peeled
+stage by stage in decode order, and every stage's input becomes a seed of that stage's target
+in the target's input format (see fuzz/targets/*.c): a parameter prefix, then the bytes.
+"""
+import hashlib
+import pathlib
+import struct
+import tempfile
+import zlib
+
+import numpy as np
+
+MAX_DECODED = 64 << 10  # seeds decode to at most this many bytes
+PER_DATASET = 3         # chunks taken from one dataset
+PER_TARGET = 300
+DEFLATE, SHUFFLE, FLETCHER32, LZ4, BITSHUFFLE = 1, 2, 3, 32004, 32008
+# fuzz/targets/pipeline.c's table, as tuples of (id, bitshuffle compression or None)
+BS_LZ4, BS_RAW = (BITSHUFFLE, 2), (BITSHUFFLE, 0)
+PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE, None),),
+             ((FLETCHER32, None),), ((SHUFFLE, None), (DEFLATE, None)),
+             ((SHUFFLE, None), (DEFLATE, None), (FLETCHER32, None)),
+             ((DEFLATE, None), (FLETCHER32, None)), ((LZ4, None), (FLETCHER32, None)),
+             ((SHUFFLE, None), (LZ4, None)), (BS_LZ4, (FLETCHER32, None)),
+             ((SHUFFLE, None), (FLETCHER32, None)), (BS_RAW, (LZ4, None)),
+             (BS_RAW, (DEFLATE, None)), ((SHUFFLE, None), BS_LZ4, (DEFLATE, None)), ()]
+
+
+def _key(fid, cd):
+    return (fid, cd[2]) if fid == BITSHUFFLE else (fid, None)
+
+
+class Seeds:
+    """Seed files per target, deduplicated by content."""
+
+    def __init__(self, root):
+        self.root = pathlib.Path(root)
+        self.counts = {}
+        self.names = {}
+
+    def add(self, target, data):
+        if self.counts.get(target, 0) >= PER_TARGET:
+            return
+        d = self.root / target
+        d.mkdir(parents=True, exist_ok=True)
+        p = d / hashlib.sha1(data).hexdigest()[:16]
+        if p.name not in self.names.setdefault(target, set()):
+            self.names[target].add(p.name)
+            p.write_bytes(data)
+            self.counts[target] = self.counts.get(target, 0) + 1
+
+
+def _u24(n):
+    return struct.pack("<I", n)[:3]
+
+
+def _lz4_blocks(raw, pos, sizes):
+    """The raw LZ4 blocks framed as {u32 BE C | C bytes} from pos, with their decoded sizes."""
+    for m in sizes:
+        if pos + 4 > len(raw):
+            return
+        c = struct.unpack(">I", raw[pos:pos + 4])[0]
+        if c != m:  # 32004 keeps incompressible blocks raw (C == m): not an LZ4 block
+            yield raw[pos + 4:pos + 4 + c], m
+        pos += 4 + c
+
+
+def _trim_bslz4(raw, es):
+    """Header + the first blocks of a bslz4 chunk, re-headed to decode to <= MAX_DECODED."""
+    total, block = struct.unpack(">QI", raw[:12])
+    if block == 0 or block % (8 * es):
+        return raw, total // es
+    keep, pos, n = 0, 12, 0
+    nblocks = total // block
+    while keep < nblocks and (keep + 1) * block <= MAX_DECODED and pos + 4 <= len(raw):
+        pos += 4 + struct.unpack(">I", raw[pos:pos + 4])[0]
+        keep += 1
+    if keep == nblocks or keep == 0:
+        return raw, total // es
+    return struct.pack(">QI", keep * block, block) + raw[12:pos], keep * block // es
+
+
+def peel(seeds, filters, es, raw, decoded_bytes, mask):
+    """Seed every stage of one chunk; filters are (id, cd) in write order."""
+    from fastchunk import _native
+
+    active = [(fid, cd) for i, (fid, cd) in enumerate(filters) if not (mask >> i) & 1]
+    keys = tuple(_key(fid, cd) for fid, cd in filters)
+    n = decoded_bytes // es
+    if keys in PIPELINES and decoded_bytes <= MAX_DECODED:
+        seeds.add("pipeline", bytes([PIPELINES.index(keys), es - 1]) + _u24(n) + bytes([mask, 0]) + raw)
+    cur = raw
+    for fid, cd in reversed(active):
+        if fid == FLETCHER32:
+            seeds.add("fletcher32", cur[-(MAX_DECODED + 4):] if len(cur) > MAX_DECODED + 4 else cur)
+            cur = cur[:-4]
+        elif fid == DEFLATE:
+            out = zlib.decompress(cur)
+            if len(out) > MAX_DECODED:
+                cur = zlib.compress(out[:MAX_DECODED], 4)
+                out = out[:MAX_DECODED]
+            seeds.add("deflate", _u24(len(out)) + cur)
+            cur = out
+        elif fid == LZ4:
+            total, block = struct.unpack(">QI", cur[:12])
+            block = min(block, total) or 1
+            sizes = [min(block, total - k) for k in range(0, total, block)]
+            for b, m in _lz4_blocks(cur, 12, sizes):
+                if m <= MAX_DECODED:
+                    seeds.add("lz4_block", _u24(m) + b)
+            if total <= MAX_DECODED:
+                seeds.add("lz4_filter", _u24(total) + cur)
+            out = np.empty(total, np.uint8)
+            _native.decode_chunk(_native.Layout((total,), 1, [(LZ4, ())]), np.frombuffer(cur, np.uint8), out)
+            cur = out.tobytes()
+        elif fid == SHUFFLE:
+            seeds.add("shuffle", bytes([cd[0] % 256, 0]) + cur[:MAX_DECODED])
+            cur = None  # the unshuffled bytes are nobody's input here
+        elif fid == BITSHUFFLE and cd[2] == 2:
+            bes = cd[0]
+            trimmed, nel = _trim_bslz4(cur, bes)
+            if nel * bes <= MAX_DECODED and bes <= 16:
+                seeds.add("bslz4", bytes([bes - 1]) + _u24(nel) + b"\0" + trimmed)
+            block = struct.unpack(">I", cur[8:12])[0]
+            for b, m in _lz4_blocks(cur, 12, [block] * 8):
+                if m <= MAX_DECODED:
+                    seeds.add("lz4_block", _u24(m) + b)
+            break
+        elif fid == BITSHUFFLE and cd[2] == 0:
+            bes, be = cd[0], cd[1] or max(128, 8192 // cd[0] // 8 * 8)
+            nel = len(cur) // bes
+            if nel * bes > MAX_DECODED:
+                nel = max(be, MAX_DECODED // bes // be * be)
+            if bes <= 16 and be < 65536:
+                seeds.add("bitshuffle", bytes([bes - 1]) + _u24(nel) + b"\0" + struct.pack("<H", be)
+                          + cur[:nel * bes])
+            break
+        if cur is None:
+            break
+
+
+def from_file(seeds, path):
+    """Seed from every native filtered dataset of one HDF5 file (errors skip the dataset)."""
+    import h5py
+
+    import fastchunk
+    try:
+        f = fastchunk.File(path)
+    except Exception:  # not an HDF5 file we can open: nothing to seed
+        return
+    names = []
+    with f:
+        try:
+            f.h5.visit(names.append)
+        except Exception:  # a damaged file: seed from what was listed
+            pass
+        with open(f.filename, "rb") as fh:
+            for name in names:
+                try:
+                    if not isinstance(f.h5.get(name, getlink=True), h5py.HardLink):
+                        continue
+                    ds = f[name]
+                    if not isinstance(ds, fastchunk.Dataset):
+                        continue
+                    if not (ds.native and ds.chunks and ds.pipeline.native) or ds.data_file != f.filename:
+                        continue
+                    idx = ds.index
+                    es = ds.dtype.itemsize
+                    chunk_bytes = int(np.prod(ds.chunks)) * es
+                    for k in range(min(PER_DATASET, len(idx))):
+                        fh.seek(int(idx.offset[k]))
+                        raw = fh.read(int(idx.nbytes[k]))
+                        peel(seeds, ds.pipeline.native, es, raw, chunk_bytes, int(idx.filter_mask[k]))
+                except Exception:  # a dataset that does not peel cleanly seeds nothing
+                    continue
+
+
+def synthetic_files(d):
+    """Small files in the demo file's data (fastchunk.testing) with every codec we decode."""
+    from fastchunk import testing
+    d = pathlib.Path(d)
+    out = []
+    for i, (comp, shape, dtype, block) in enumerate([
+            ("bslz4", (64, 96), np.uint32, 0), ("bslz4", (37, 41), np.uint16, 0),
+            ("bslz4", (48, 40), np.uint8, 256), ("bitshuffle", (64, 48), np.uint16, 0),
+            ("lz4", (64, 96), np.uint32, 0), ("lz4", (64, 96), np.uint16, 1000),
+            ("deflate", (64, 96), np.uint32, 0), ("shuffle+deflate+fletcher32", (37, 41), np.uint32, 0),
+            ("shuffle+lz4", (64, 96), np.uint16, 0), ("bslz4+fletcher32", (64, 48), np.uint32, 0),
+            ("shuffle+fletcher32", (33, 17), np.uint32, 0), ("lz4+fletcher32", (64, 48), np.uint8, 0)]):
+        p = d / f"synthetic{i}.h5"
+        testing.write_eiger_file(p, 3, shape, dtype, compression=comp, block_size=block, seed=i)
+        out.append(p)
+    return out
+
+
+def build(root, realdata=None):
+    """Write seeds under root/<target>/; returns the count per target."""
+    seeds = Seeds(root)
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in synthetic_files(tmp):
+            from_file(seeds, p)
+    if realdata is not None and pathlib.Path(realdata).is_dir():
+        for p in sorted(pathlib.Path(realdata).rglob("*")):
+            if p.is_file() and p.suffix in (".h5", ".hdf5", ".nxs") and p.stat().st_size < (64 << 20):
+                from_file(seeds, p)
+    return seeds.counts

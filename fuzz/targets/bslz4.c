@@ -1,0 +1,23 @@
+/* bslz4.c — fuzz target: bitshuffle 32008 with LZ4 (fc_bitshuffle_decode).
+ * Input: u8 element size - 1 | u24 elements | u8 kernel | stored chunk. */
+#include "target.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_in_t in = {data, size};
+    uint32_t es = 1 + (uint32_t)fuzz_take(&in, 1) % 16;
+    size_t n = (size_t)fuzz_take(&in, 3);
+    fuzz_pick_kernels((unsigned)fuzz_take(&in, 1));
+    if (n * es > FUZZ_MAX_OUT)
+        n = FUZZ_MAX_OUT / es;
+    size_t dstlen = n * es;
+    uint8_t *src = fuzz_rest(&in), *dst = malloc(dstlen ? dstlen : 1);
+    fc_scratch_t *s = fc_scratch_new();
+    fc_error_t err;
+    if (src && dst && s)
+        fc_bitshuffle_decode(src, in.left, dst, dstlen, es, 0, FC_BSHUF_LZ4, s, &err);
+    fc_scratch_free(s);
+    free(src);
+    free(dst);
+    return 0;
+}
