@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastchunk
-from fastchunk import _native
+from fastchunk import _native, testing
 
 REALDATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
@@ -91,3 +91,22 @@ def assert_names_chunk(message, path, name, coords, codec="bitshuffle+lz4"):
     assert str(tuple(coords)) in message, message
     assert codec in message, message
     assert re.search(r"\b(byte|offset) \d+", message), message
+
+
+@pytest.fixture(scope="session")
+def big(tmp_path_factory):
+    """300 sparse 1024x1024 u32 frames (one chunk each, 1.2 GB decoded): a read of one column
+    decodes every chunk and takes about a second on one core, long enough to interrupt."""
+    d = tmp_path_factory.mktemp("big")
+    rng = np.random.default_rng(0)
+    frame = np.zeros((1, 1024, 1024), np.uint32)
+    frame.flat[rng.integers(0, frame.size, 2000)] = rng.integers(1, 1000, 2000)
+    one = testing.write_dataset(d / "one.h5", "x", frame, frame.shape, "bslz4")
+    with h5py.File(one, "r") as h:
+        _, raw = h["x"].id.read_direct_chunk((0, 0, 0))
+    path = testing.write_dataset(d / "big.h5", "x", None, frame.shape, "bslz4",
+                                 shape=(300, 1024, 1024), dtype=np.uint32)
+    with h5py.File(path, "r+") as h:
+        for i in range(300):  # the same stored chunk, written directly: fast to make
+            h["x"].id.write_direct_chunk((i, 0, 0), raw)
+    return path, frame[0]

@@ -35,25 +35,6 @@ def files(tmp_path_factory):
     return {"frames": frames, "tiles": tiles, "bad": bad}
 
 
-@pytest.fixture(scope="module")
-def big(tmp_path_factory):
-    """300 sparse 1024x1024 u32 frames (one chunk each, 1.2 GB decoded): a read of one column
-    decodes every chunk and takes about a second on one core, long enough to interrupt."""
-    d = tmp_path_factory.mktemp("big")
-    rng = np.random.default_rng(0)
-    frame = np.zeros((1, 1024, 1024), np.uint32)
-    frame.flat[rng.integers(0, frame.size, 2000)] = rng.integers(1, 1000, 2000)
-    one = testing.write_dataset(d / "one.h5", "x", frame, frame.shape, "bslz4")
-    with h5py.File(one, "r") as h:
-        _, raw = h["x"].id.read_direct_chunk((0, 0, 0))
-    path = testing.write_dataset(d / "big.h5", "x", None, frame.shape, "bslz4",
-                                 shape=(300, 1024, 1024), dtype=np.uint32)
-    with h5py.File(path, "r+") as h:
-        for i in range(300):  # the same stored chunk, written directly: fast to make
-            h["x"].id.write_direct_chunk((i, 0, 0), raw)
-    return path, frame[0]
-
-
 JOBS = [("frames", EIGER, np.s_[:]), ("frames", EIGER, np.s_[3]), ("frames", EIGER, np.s_[2:9, 10:70, ::3]),
         ("frames", EIGER, np.s_[::4, 5]), ("tiles", "t", np.s_[:]), ("tiles", "t", np.s_[17:250:3, 40:]),
         ("tiles", "t", np.s_[..., 100]), ("tiles", "t", np.s_[31:33, 47:49])]

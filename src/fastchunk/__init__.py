@@ -7,7 +7,7 @@
 from . import _native
 from .dataset import Dataset, File, Group, default_num_threads, read
 from .errors import (ChunkDecodeError, ChunkReadError, ExternalLinkError, FastchunkError,
-                     NativeError, UnsupportedFilterError)
+                     FileClosedError, NativeError, UnsupportedFilterError)
 from .nxmx import Frames, open_nxmx
 from .virtual import VirtualDataset
 
@@ -22,4 +22,4 @@ def simd_kernel():
 __all__ = ["File", "Group", "Dataset", "VirtualDataset", "Frames", "open_nxmx", "read",
            "default_num_threads", "simd_kernel",
            "FastchunkError", "ChunkReadError", "ChunkDecodeError", "UnsupportedFilterError",
-           "ExternalLinkError", "NativeError"]
+           "ExternalLinkError", "FileClosedError", "NativeError"]

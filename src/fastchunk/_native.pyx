@@ -166,13 +166,15 @@ cdef object _raise(fc_error_t *err, describe):
 
 
 def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
-         long long io_inflight_bytes=0, describe=None):
+         long long io_inflight_bytes=0, describe=None, stop=None):
     """Run a read plan: decode every row's chunk into its region of `out`.
 
     rows: ROW_DTYPE array in I/O order; regions: int64 (nrows, 3, ndim); out: C-contiguous,
     writeable. describe(row, at, code) -> str names file/dataset/chunk for error messages.
     Ctrl-C cancels the read (the pool stays usable) and raises KeyboardInterrupt.
     Returns the number of chunks decoded (rows naming the same chunk count once).
+    stop: an object with is_set() (a threading.Event), looked at every wait slice; once set the
+    read is cancelled and read() returns None.
     """
     if rows.dtype != ROW_DTYPE or not rows.flags.c_contiguous:
         raise TypeError("rows must be a C-contiguous ROW_DTYPE array")
@@ -235,6 +237,12 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
                     done = fc_job_wait(job, WAIT_SLICE_MS)
                 if not done and PyErr_CheckSignals() < 0:
                     raise KeyboardInterrupt  # unreachable: the call above raised already
+                if not done and stop is not None and stop.is_set():
+                    fc_job_cancel(job)
+                    with nogil:
+                        fc_job_finish(job, &err)
+                    job = NULL
+                    return None
         except BaseException:
             fc_job_cancel(job)
             with nogil:

@@ -1,13 +1,15 @@
 """File / Group / Dataset: the h5py-shaped public API. Glue only: planning is in plan.py,
 speed is in the native layer."""
+import contextlib
 import os
 import threading
+import weakref
 
 import h5py
 import numpy as np
 
 from . import _native
-from .errors import ExternalLinkError, UnsupportedFilterError
+from .errors import ExternalLinkError, FileClosedError, UnsupportedFilterError
 from .filters import DONT_FILTER_PARTIAL_CHUNKS, chunk_opts, dtype_reason, layout_reason, read_pipeline
 from .index import build_index, contiguous_index
 from .plan import make_plan
@@ -50,6 +52,7 @@ class Group:
         self.name = h5group.name
 
     def __getitem__(self, name):
+        self.file._check_open()
         with _H5_LOCK:
             try:
                 obj = self._h5[name]
@@ -99,7 +102,12 @@ class File(Group):
         self.name = "/"
         self._fds = {}
         self._sources = {}  # path -> h5py.File of VDS source files
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _fds, _readers and _closed
+        self._readers = 0              # reads in progress; the last one out closes the fds
+        self._closed = False
+        self._closing = threading.Event()  # tells native reads in progress to stop
+        # A File dropped without close() still gives its descriptors back (h5py does the same).
+        self._finalizer = weakref.finalize(self, _close_all, self._fds)
 
     def source_file(self, path):
         """h5py.File of a VDS source file, opened once per File (caller holds _H5_LOCK)."""
@@ -109,24 +117,62 @@ class File(Group):
             h5 = self._sources[key] = h5py.File(path, "r")
         return h5
 
-    def fd_for(self, filename):
-        """A read-only descriptor of a file this one's datasets live in (cached)."""
+    def _check_open(self):
+        if self._closed:
+            raise FileClosedError(f"{self.filename}: the file is closed")
+
+    @contextlib.contextmanager
+    def reading(self):
+        """Hold the file open for one read: yields the event that says close() was called.
+
+        close() from another thread does not pull descriptors out from under a read in progress
+        (a number reused by the next open() would make the read take another file's bytes):
+        the read is told to stop, and the last reader out closes them."""
         with self._lock:
+            self._check_open()
+            self._readers += 1
+        try:
+            yield self._closing
+        except Exception as e:
+            if self._closed and not isinstance(e, FileClosedError):  # h5py objects went away under us
+                raise FileClosedError(f"{self.filename}: the file was closed during the read") from e
+            raise
+        finally:
+            with self._lock:
+                self._readers -= 1
+                if self._closed and not self._readers:
+                    _close_all(self._fds)
+
+    def fd_for(self, filename):
+        """A read-only descriptor of a file this one's datasets live in (cached); call it
+        inside reading(), which keeps it open until the read is done."""
+        with self._lock:
+            self._check_open()
             fd = self._fds.get(filename)
             if fd is None:
                 fd = self._fds[filename] = os.open(filename, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             return fd
+
+    def _close_fds(self):
+        _close_all(self._fds)
 
     @property
     def h5(self):
         """The underlying h5py.File."""
         return self._h5
 
+    @property
+    def closed(self):
+        return self._closed
+
     def close(self):
+        """Close the file. Reads in progress in other threads stop and raise FileClosedError;
+        later reads of its datasets raise it too. Closing twice is fine."""
         with self._lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+            self._closed = True
+            self._closing.set()
+            if not self._readers:
+                self._close_fds()
         with _H5_LOCK:
             for h5 in self._sources.values():
                 h5.close()
@@ -141,6 +187,13 @@ class File(Group):
 
     def __repr__(self):
         return f"<fastchunk.File {self.filename!r}>"
+
+
+def _close_all(fds):
+    """Close and forget every descriptor of a File's cache."""
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
 
 
 def _wrap(obj, file):
@@ -275,6 +328,7 @@ class Dataset:
         """
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
             raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
+        self.file._check_open()
         if not self.native:
             if self.file.strict:
                 raise UnsupportedFilterError(f"{self.file.filename}: {self.name}: {self.reason}")
@@ -319,13 +373,18 @@ class Dataset:
         return out.reshape(s.out_shape)
 
     def _read_native(self, s, dest, num_threads):
-        plan = self.plan(s)
-        if plan.missing:
-            dest[...] = self._h5.fillvalue
-        fd = self.file.fd_for(self.data_file)
-        _native.read(plan.rows, plan.regions, s.step, s.out_shape, dest, [fd],
-                     self.native_layouts(), self.file.num_threads if num_threads is None else num_threads,
-                     self.file.io_inflight_bytes, describe=lambda *a: self.describe_chunk(plan, *a))
+        f = self.file
+        with f.reading() as closing:
+            plan = self.plan(s)
+            if plan.missing:
+                dest[...] = self._h5.fillvalue
+            fd = f.fd_for(self.data_file)
+            done = _native.read(plan.rows, plan.regions, s.step, s.out_shape, dest, [fd],
+                                self.native_layouts(), f.num_threads if num_threads is None else num_threads,
+                                f.io_inflight_bytes, describe=lambda *a: self.describe_chunk(plan, *a),
+                                stop=closing)
+        if done is None:
+            raise FileClosedError(f"{f.filename}: the file was closed during the read of {self.name!r}")
 
     def describe_chunk(self, plan, row, at, code):
         """Error context for row `row` of plan: file, dataset, codec, chunk, offsets."""
@@ -365,13 +424,13 @@ class Dataset:
         worker.start()
         for i, a in enumerate(starts):
             worker.join()
-            block = result.pop(i)
+            if isinstance(result[i], BaseException):
+                raise result.pop(i)
             if i + 1 < len(starts):
                 worker = threading.Thread(target=fetch, args=(i + 1,), daemon=True)
                 worker.start()
-            if isinstance(block, BaseException):
-                raise block
-            yield a, block
+            # No local keeps the block: once the caller drops it, its memory can be reused.
+            yield a, result.pop(i)
 
     def __repr__(self):
         how = "native" if self.native else f"h5py: {self.reason}"

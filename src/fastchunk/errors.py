@@ -24,6 +24,10 @@ class ExternalLinkError(FastchunkError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class FileClosedError(FastchunkError, ValueError):
+    """The file was closed before or during the read (ValueError, as h5py raises for a closed file)."""
+
+
 class NativeError(FastchunkError, RuntimeError):
     """The native layer refused a read plan or ran out of resources (a fastchunk bug or OOM)."""
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _native
 from .dataset import _H5_LOCK, Dataset
+from .errors import FileClosedError
 from .plan import NotSimple, Selection, parse_selection
 from .sources import find_file
 
@@ -207,6 +208,10 @@ class VirtualDataset(Dataset):
 
     # -- reading -----------------------------------------------------------------------
     def _read_native(self, s, dest, num_threads):
+        with self.file.reading() as closing:  # descriptors stay open until the read is out
+            self._read_native_open(s, dest, num_threads, closing)
+
+    def _read_native_open(self, s, dest, num_threads, closing):
         parts, covered = self._plan_parts(s)
         if covered < dest.size:
             dest[...] = self._fill
@@ -250,9 +255,11 @@ class VirtualDataset(Dataset):
                         + src.describe_chunk(plan, k - int(first_row[part]), at, code))
             return f"virtual dataset {self.name!r}"
 
-        _native.read(rows, regions, s.step, s.out_shape, dest, fds, layouts,
-                     self.file.num_threads if num_threads is None else num_threads,
-                     self.file.io_inflight_bytes, describe=describe)
+        done = _native.read(rows, regions, s.step, s.out_shape, dest, fds, layouts,
+                            self.file.num_threads if num_threads is None else num_threads,
+                            self.file.io_inflight_bytes, describe=describe, stop=closing)
+        if done is None:
+            raise FileClosedError(f"{self.file.filename}: the file was closed during the read of {self.name!r}")
 
     def _plan_parts(self, s):
         """(source, plan, out start, out count, source start) per product of runs (plan None
