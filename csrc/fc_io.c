@@ -127,13 +127,17 @@ void *fc_io_main(void *arg)
     for (int64_t i = 0, j; i < r->nrows; i = j) {
         int64_t start, end;
         int64_t direct = fc_row_direct_read(r, i);
+        j = direct >= 0 ? i + 1 : coalesce(r, i, &start, &end);
+        fc_error_t ce = {0, 0, i, 0, NULL};
+        if (fc_rows_check(r, i, j, &ce) != FC_OK) {
+            fc_job_fail(job, &ce);
+            break;
+        }
         if (direct >= 0) {
-            j = i + 1;
             if (queue_direct(job, i, direct) != FC_OK)
                 break;
             continue;
         }
-        j = coalesce(r, i, &start, &end);
         size_t len = (size_t)(end - start);
 
         pthread_mutex_lock(&p->mu);

@@ -6,6 +6,7 @@
  * any other is decoded into the worker's scratch and the needed part scattered. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "fc_job.h"
@@ -187,6 +188,55 @@ int fc_row_same_chunk(const fc_read_t *r, int64_t i)
            a->layout_no == b->layout_no && a->filter_mask == b->filter_mask && a->flags == b->flags;
 }
 
+/* The most stored bytes a chunk can take under its active filters: the worst expansion of
+ * each (LZ4 32004 with 1-byte blocks stored raw: 5x; bitshuffle+LZ4 with 8-byte blocks: 2x;
+ * deflate: stored blocks add 5 bytes per 64 kB) plus slack for headers and checksums. */
+static int64_t max_stored_bytes(const fc_layout_t *lay, const fc_row_t *row)
+{
+    int64_t b = chunk_elems(lay) * (int64_t)lay->elem_size;
+    int unfiltered = (lay->flags & FC_LAYOUT_DONT_FILTER_PARTIAL) && (row->flags & FC_ROW_PARTIAL);
+    for (uint32_t f = 0; f < lay->nfilters && !unfiltered; f++) {
+        if ((row->filter_mask >> f) & 1u)
+            continue;
+        const fc_filter_t *flt = &lay->filters[f];
+        if (flt->id == FC_FILTER_LZ4)
+            b *= 5;
+        else if (flt->id == FC_FILTER_DEFLATE || (flt->id == FC_FILTER_BITSHUFFLE && flt->cd[2] != FC_BSHUF_NONE))
+            b *= 2;
+        else if (flt->id != FC_FILTER_SHUFFLE && flt->id != FC_FILTER_BITSHUFFLE && flt->id != FC_FILTER_FLETCHER32)
+            b *= 8; /* a filter we do not decode: the decode will say so; do not judge its size */
+        if (b > MAX_CHUNK_BYTES)
+            return MAX_CHUNK_BYTES;
+    }
+    return b + ((int64_t)1 << 20);
+}
+
+int fc_rows_check(const fc_read_t *r, int64_t i, int64_t j, fc_error_t *err)
+{
+    int64_t file_end = INT64_MAX;
+    int file_no = -1;
+    for (int64_t k = i; k < j; k++) {
+        const fc_row_t *row = &r->rows[k];
+        err->row = k;
+        if (row->nbytes > max_stored_bytes(&r->layouts[row->layout_no], row))
+            return fc_fail(err, FC_E_CORRUPT, 0, "stored size is implausible for the chunk (damaged chunk index?)");
+        if (row->file_no != file_no) {
+            struct stat st;
+            file_no = row->file_no;
+            if (fstat(r->fds[file_no], &st) != 0) {
+                err->sys_errno = errno;
+                return fc_fail(err, FC_E_IO, (size_t)row->offset, "cannot stat the file");
+            }
+            file_end = S_ISREG(st.st_mode) ? (int64_t)st.st_size : INT64_MAX;
+        }
+        /* Say so before allocating anything for bytes that are not there. */
+        if (row->offset + row->nbytes > file_end)
+            return fc_fail(err, FC_E_SHORT_READ, (size_t)file_end,
+                           "the chunk lies past the end of the file (file cut short, or a damaged chunk index)");
+    }
+    return FC_OK;
+}
+
 int64_t fc_row_direct_read(const fc_read_t *r, int64_t i)
 {
     const fc_row_t *row = &r->rows[i];
@@ -259,9 +309,12 @@ static int run_inline(const fc_read_t *r, fc_pool_t *p, int64_t *decoded, fc_err
     if (r->nrows == 0)
         return FC_OK;
     const fc_row_t *row = &r->rows[0];
+    int rc = fc_rows_check(r, 0, 1, err); /* every row names this chunk */
+    if (rc != FC_OK)
+        return rc;
     fc_buf_t *buf = fc_pool_take_buf(p, (size_t)row->nbytes);
     fc_scratch_t *s = fc_pool_take_scratch(p);
-    int rc = buf && s ? FC_OK : fc_fail(err, FC_E_NOMEM, 0, "inline read buffers");
+    rc = buf && s ? FC_OK : fc_fail(err, FC_E_NOMEM, 0, "inline read buffers");
     if (rc == FC_OK)
         rc = fc_pread_full(r->fds[row->file_no], buf->data, (size_t)row->nbytes, row->offset, err);
     int in_scratch = 0;

@@ -85,6 +85,10 @@ size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t 
 int fc_partial_decode(const fc_read_t *r, const fc_layout_t *lay, const fc_row_t *row,
                       const int64_t *cs, const int64_t *cnt, const uint8_t *src, uint8_t *dst,
                       size_t nbytes, fc_scratch_t *s, fc_error_t *err, int *rc);
+/* Check rows [i, j) before anything is allocated for them: a stored size no filter chain
+ * could produce (FC_E_CORRUPT), or bytes past the end of a regular file (FC_E_SHORT_READ).
+ * err->row names the row. */
+int fc_rows_check(const fc_read_t *r, int64_t i, int64_t j, fc_error_t *err);
 /* The I/O thread's body. */
 void *fc_io_main(void *arg);
 /* pread exactly len bytes at off; FC_E_SHORT_READ / FC_E_IO with err->at = file offset. */

@@ -55,12 +55,18 @@ def assert_identical(a, b):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the real-file gate's counts when that module ran."""
+    """Print the real-file gate's and the fault sweep's counts when those modules ran."""
     import sys
+    tr = terminalreporter
+    faults = sys.modules.get("test_file_faults")
+    if faults is not None and faults.SUMMARY:
+        tr.section("file-level fault sweep (tests/test_file_faults.py)")
+        for k, v in sorted(faults.SUMMARY.items()):
+            tr.write_line(f"{k:<56}{v}")
+        tr.write_line(f"{'cases in all':<56}{sum(faults.SUMMARY.values())}")
     mod = sys.modules.get("test_realdata_manifest")
     if mod is None or not mod.SUMMARY:
         return
-    tr = terminalreporter
     tr.section("real-file gate (../shared/realdata/manifest.json)")
     for k, v in mod.SUMMARY.items():
         tr.write_line(f"{k:<32}{v}")
