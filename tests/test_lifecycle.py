@@ -112,7 +112,7 @@ def test_ten_thousand_opens_leak_nothing(tmp_path):
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc/self/statm")
 def test_streaming_memory_stays_flat(big):
     """iter_frames over 10x the memory budget: resident memory grows by less than the budget,
-    and not at all in the second half (it does not grow with what was read)."""
+    and hardly in the second half (it does not grow with what was read)."""
     path, frame = big
     page = os.sysconf("SC_PAGE_SIZE")
 
@@ -133,7 +133,8 @@ def test_streaming_memory_stays_flat(big):
             peaks[half] = max(peaks[half], rss())
     grown = max(peaks) - base
     assert grown < budget, f"grew {grown >> 20} MiB streaming {frames * frame.nbytes >> 20} MiB"
-    assert peaks[1] <= peaks[0] + batch * frame.nbytes, [p >> 20 for p in peaks]
+    # Memory that grew with what was read would add about 5x the budget in the second half.
+    assert peaks[1] - peaks[0] < budget // 4, [p >> 20 for p in peaks]
 
 
 LIARS = r"""
