@@ -1,6 +1,29 @@
-/* bslz4.c — fuzz target: bitshuffle 32008 with LZ4 (fc_bitshuffle_decode).
+/* bslz4.c — fuzz target: bitshuffle 32008 with LZ4 (fc_bitshuffle_decode), then the same
+ * chunk decoded partially (fc_bitshuffle_decode_blocks, as fc_partial.c calls it) with a
+ * block selection taken from the input's own bytes.
  * Input: u8 element size - 1 | u24 elements | u8 kernel | stored chunk. */
 #include "target.h"
+
+#include "fc_internal.h"
+
+/* Decode only some blocks: block b is wanted when bit b of the chunk's bytes is set. */
+static void partial(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, uint32_t es,
+                    fc_scratch_t *s)
+{
+    size_t be = fc_bitshuffle_block_elems(src, srclen, es, 0, FC_BSHUF_LZ4), n = dstlen / es;
+    if (be == 0 || srclen == 0)
+        return;
+    size_t nblocks = n / be + ((n % be) >= 8);
+    uint8_t *want = malloc(nblocks + 1);
+    if (!want)
+        return;
+    for (size_t b = 0; b <= nblocks; b++)
+        want[b] = (src[(b / 8) % srclen] >> (b % 8)) & 1u;
+    fc_error_t err;
+    fc_bitshuffle_decode_blocks(src, srclen, dst, dstlen, es, 0, FC_BSHUF_LZ4, want, nblocks + 1,
+                                s, &err);
+    free(want);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -15,7 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fc_scratch_t *s = fc_scratch_new();
     fc_error_t err;
     if (src && dst && s)
+    {
         fc_bitshuffle_decode(src, in.left, dst, dstlen, es, 0, FC_BSHUF_LZ4, s, &err);
+        partial(src, in.left, dst, dstlen, es, s);
+    }
     fc_scratch_free(s);
     free(src);
     free(dst);
