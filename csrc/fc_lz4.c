@@ -1,16 +1,21 @@
 /* fc_lz4.c — LZ4 block decoder (the public block format), safe on hostile bytes.
  *
- * Every length is checked against both the input end and the output end before it is used;
- * wide copies are only used when there is room for the overshoot on both sides. */
+ * Every length is checked against both the input end and the output end before it is used.
+ * Far from both ends, copies are wide and unconditional: they may read up to SLACK - 1 bytes
+ * past a literal run (still inside the input) and write up to SLACK - 1 bytes past a copy's
+ * end (still inside the output, and overwritten later, since the output fills in order).
+ * Near the ends an exact path copies only what the sequence says. */
 #include <string.h>
 
 #include "fastchunk.h"
 #include "fc_internal.h"
 
-#define WILD 16 /* bytes a fast copy may write past its logical end */
+#define SLACK 32 /* input and output room a fast copy needs beyond its logical end */
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 static inline void copy16(uint8_t *d, const uint8_t *s) { memcpy(d, s, 16); }
-static inline void copy8(uint8_t *d, const uint8_t *s) { memcpy(d, s, 8); }
 
 /* Read a length extension: bytes of 255 continue it. Returns 0 on input overrun. */
 static inline int read_length(const uint8_t **ipp, const uint8_t *iend, size_t *len)
@@ -18,7 +23,7 @@ static inline int read_length(const uint8_t **ipp, const uint8_t *iend, size_t *
     const uint8_t *ip = *ipp;
     unsigned b;
     do {
-        if (ip >= iend)
+        if (UNLIKELY(ip >= iend))
             return 0;
         b = *ip++;
         *len += b;
@@ -27,34 +32,114 @@ static inline int read_length(const uint8_t **ipp, const uint8_t *iend, size_t *
     return 1;
 }
 
-/* Copy a match of len bytes from op - off (already written) to op. */
-static inline void copy_match(uint8_t *op, size_t off, size_t len, const uint8_t *oend)
+/* Copy len bytes 32 at a time; d and s must be at least 32 apart (or in different buffers).
+ * Writes and reads up to 31 bytes past the end. */
+static inline void copy_wide(uint8_t *d, const uint8_t *s, size_t len)
+{
+    uint8_t *end = d + len;
+    do {
+        copy16(d, s);
+        copy16(d + 16, s + 16);
+        d += 32;
+        s += 32;
+    } while (d < end);
+}
+
+/* A match whose offset is below 16 reads bytes it is itself writing, so a wide move from
+ * op - off would read stale bytes (or stall on the store before it). Instead spread the
+ * period into a 16-byte pattern once and store it over and over, advancing by the largest
+ * multiple of the period that fits in 16 bytes. off is a constant at every call site, so the
+ * pattern is built in registers. Writes up to 31 bytes past the end. */
+static inline void fill_period(uint8_t *op, size_t len, size_t off)
 {
     const uint8_t *m = op - off;
+    uint8_t pat[16];
+    for (size_t i = 0; i < 16; i++)
+        pat[i] = m[i % off];
+    const size_t step = 16 / off * off;
     uint8_t *end = op + len;
-    if ((size_t)(oend - end) >= WILD) {
-        if (off >= 16) {
-            do { copy16(op, m); op += 16; m += 16; } while (op < end);
-            return;
+    do {
+        copy16(op, pat);
+        copy16(op + step, pat);
+        op += 2 * step;
+    } while (op < end);
+}
+
+/* Offsets whose period divides 8: one 8-byte broadcast (a multiply replicates the period in
+ * any byte order). Most short-offset bytes in bitshuffled data are runs of period 1 or 2. */
+static inline void fill_pow2(uint8_t *op, size_t len, uint64_t pattern)
+{
+    uint8_t pat[16];
+    memcpy(pat, &pattern, 8);
+    memcpy(pat + 8, &pattern, 8);
+    uint8_t *end = op + len;
+    do {
+        copy16(op, pat);
+        copy16(op + 16, pat);
+        op += 32;
+    } while (op < end);
+}
+
+static void fill_short(uint8_t *op, size_t len, size_t off)
+{
+    const uint8_t *m = op - off;
+    uint8_t b1;
+    uint16_t b2;
+    uint32_t b4;
+    uint64_t b8;
+    switch (off) {
+    case 1: memcpy(&b1, m, 1); fill_pow2(op, len, b1 * 0x0101010101010101ULL); return;
+    case 2: memcpy(&b2, m, 2); fill_pow2(op, len, b2 * 0x0001000100010001ULL); return;
+    case 4: memcpy(&b4, m, 4); fill_pow2(op, len, b4 * 0x0000000100000001ULL); return;
+    case 8: memcpy(&b8, m, 8); fill_pow2(op, len, b8); return;
+    case 3: fill_period(op, len, 3); return;
+    case 5: fill_period(op, len, 5); return;
+    case 6: fill_period(op, len, 6); return;
+    case 7: fill_period(op, len, 7); return;
+    case 9: fill_period(op, len, 9); return;
+    case 10: fill_period(op, len, 10); return;
+    case 11: fill_period(op, len, 11); return;
+    case 12: fill_period(op, len, 12); return;
+    case 13: fill_period(op, len, 13); return;
+    case 14: fill_period(op, len, 14); return;
+    default: fill_period(op, len, 15); return;
+    }
+}
+
+/* Copy a match of len bytes from op - off, 0 < off <= bytes already written, with SLACK
+ * bytes of output room past op + len. */
+static inline void copy_match_fast(uint8_t *op, size_t off, size_t len)
+{
+    const uint8_t *m = op - off;
+    if (LIKELY(off >= 16)) {
+        /* The first 16 bytes cover most matches; any offset >= 16 can move 16 at a time. */
+        copy16(op, m);
+        if (UNLIKELY(len > 16)) {
+            if (off >= 32) {
+                copy_wide(op + 16, m + 16, len - 16);
+            } else {
+                for (size_t i = 16; i < len; i += 16)
+                    copy16(op + i, m + i);
+            }
         }
-        if (off >= 8) {
-            do { copy8(op, m); op += 8; m += 8; } while (op < end);
-            return;
-        }
-        /* Short period: write one period's worth byte by byte until the distance can be
-         * widened to a multiple of off that is >= 8, then copy 8 at a time (the data is
-         * periodic in off, so any multiple of it reads the same bytes). */
-        size_t wide = off * ((8 + off - 1) / off);
-        size_t head = wide < len ? wide : len;
-        for (size_t i = 0; i < head; i++)
-            op[i] = m[i];
-        op += head;
-        m = op - wide;
-        while (op < end) { copy8(op, m); op += 8; m += 8; }
         return;
     }
-    while (op < end)
-        *op++ = *m++;
+    fill_short(op, len, off);
+}
+
+/* Copy a match that ends less than SLACK bytes before the output end: everything up to SLACK
+ * bytes before the end goes the fast way (bitshuffled blocks often end in one long run), the
+ * rest byte by byte, which is exact and handles any overlap. */
+static void copy_match_tail(uint8_t *op, size_t off, size_t len, size_t room)
+{
+    size_t head = room > SLACK ? room - SLACK : 0;
+    if (head > len)
+        head = len;
+    if (head)
+        copy_match_fast(op, off, head);
+    const uint8_t *m = op - off;
+    for (size_t i = head; i < len; i++)
+        op[i] = m[i];
 }
 
 int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
@@ -67,49 +152,45 @@ int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t 
     for (;;) {
         unsigned token = *ip++;
         size_t lit = token >> 4;
-        /* Fast path for the common short sequence (lit < 15, match < 19) far from both ends:
-         * fixed-size copies, no length loops. Offsets under 8 take the careful path. */
-        if (lit < 15 && (token & 15) < 15 && (size_t)(iend - ip) >= 32 && (size_t)(oend - op) >= 32) {
+        if (UNLIKELY(lit == 15) && !read_length(&ip, iend, &lit))
+            goto bad;
+        if (LIKELY(lit + SLACK <= (size_t)(iend - ip) && lit + SLACK <= (size_t)(oend - op))) {
+            /* Room on both sides: at least SLACK input bytes remain after the literals, so
+             * this is not the last sequence and the offset is there to read. */
             copy16(op, ip);
-            size_t off = (size_t)ip[lit] | ((size_t)ip[lit + 1] << 8);
-            size_t mlen = (token & 15) + 4;
-            if (off >= 8 && off <= (size_t)(op - dst) + lit && mlen <= (size_t)(oend - op) - lit &&
-                (size_t)(iend - ip) > lit + 2) {
-                ip += lit + 2;
-                op += lit;
-                const uint8_t *m = op - off;
-                copy8(op, m);
-                copy8(op + 8, m + 8);
-                memcpy(op + 16, m + 16, 2);
-                op += mlen;
-                continue;
-            }
+            if (UNLIKELY(lit > 16))
+                copy_wide(op + 16, ip + 16, lit - 16);
+            ip += lit;
+            op += lit;
+        } else {
+            if (lit > (size_t)(iend - ip) || lit > (size_t)(oend - op))
+                goto bad;
+            if (lit)
+                memcpy(op, ip, lit); /* lit 0 may come with a NULL op when dstlen is 0 */
+            ip += lit;
+            op += lit;
+            if (ip == iend)
+                break; /* the last sequence has literals only */
+            if ((size_t)(iend - ip) < 2)
+                goto bad;
         }
-        if (lit == 15 && !read_length(&ip, iend, &lit))
-            goto bad;
-        if (lit > (size_t)(iend - ip) || lit > (size_t)(oend - op))
-            goto bad;
-        if (lit <= 16 && (size_t)(iend - ip) >= 16 && (size_t)(oend - op) >= 16)
-            copy16(op, ip);
-        else if (lit)
-            memcpy(op, ip, lit); /* lit 0 may come with a NULL op when dstlen is 0 */
-        ip += lit;
-        op += lit;
-        if (ip == iend)
-            break; /* the last sequence has literals only */
-        if ((size_t)(iend - ip) < 2)
-            goto bad;
         size_t off = (size_t)ip[0] | ((size_t)ip[1] << 8);
         ip += 2;
         size_t mlen = token & 15;
-        if (mlen == 15 && !read_length(&ip, iend, &mlen))
+        if (UNLIKELY(mlen == 15) && !read_length(&ip, iend, &mlen))
             goto bad;
         mlen += 4;
-        if (off == 0 || off > (size_t)(op - dst) || mlen > (size_t)(oend - op))
+        if (UNLIKELY(off == 0 || off > (size_t)(op - dst)))
             goto bad;
-        copy_match(op, off, mlen, oend);
+        size_t room = (size_t)(oend - op);
+        if (LIKELY(mlen + SLACK <= room))
+            copy_match_fast(op, off, mlen);
+        else if (mlen <= room)
+            copy_match_tail(op, off, mlen, room);
+        else
+            goto bad;
         op += mlen;
-        if (ip >= iend)
+        if (UNLIKELY(ip >= iend))
             goto bad; /* a block must end with literals */
     }
     if (op != oend)
