@@ -20,7 +20,9 @@ CORRUPT = "corrupt"
 
 
 def _decode(src, n):
-    return _native.lz4_block_decode(np.frombuffer(bytes(src), np.uint8), n)
+    # A copy: its own heap buffer of exactly len(src) bytes, so that ASan sees any overread
+    # (a bytes object has a NUL after its end, and small ones live in pymalloc's arenas).
+    return _native.lz4_block_decode(np.frombuffer(bytes(src), np.uint8).copy(), n)
 
 
 def _ours(src, n):
@@ -178,6 +180,41 @@ def test_offset_back_to_the_output_start_and_one_past(mlen):
             block += (_length(mlen - 19) if mlen >= 19 else b"") + bytes([0x50]) + b"12345"
             n = lit + mlen + 5
             assert (_check(block, n) != CORRUPT) == ok, (lit, off)
+
+
+def test_literal_runs_at_every_distance_from_both_ends():
+    """Each literal length (all residues of the wide copy's 32-byte step) followed by each
+    small remainder of input and output: where the fast copy's slack runs out exactly."""
+    for lit in range(0, 73):
+        head = bytes((7 * k + 1) % 256 for k in range(max(lit, 1)))
+        first = bytearray([(min(len(head), 15) << 4)]) + (_length(len(head) - 15) if len(head) >= 15 else b"") + head
+        for mlen in range(4, 21):
+            for final in range(1, 37):
+                block = first[:]
+                block[0] |= min(mlen - 4, 15)
+                block += (1).to_bytes(2, "little") + (_length(mlen - 19) if mlen >= 19 else b"")
+                block += bytes([min(final, 15) << 4]) + (_length(final - 15) if final >= 15 else b"")
+                block += b"f" * final
+                expected = head + head[-1:] * mlen + b"f" * final
+                assert _ours(block, len(expected)) == expected, (lit, mlen, final)
+
+
+def test_output_short_by_a_few_bytes():
+    """A valid stream decoded into an output 1..35 bytes too small. In a valid stream the output
+    left nearly always outlasts the input left, so this is what reaches the fast copies'
+    output-side checks; they must give up before writing past the end (ASan watches that)."""
+    prefix = bytes((5 * k + 3) % 256 for k in range(64))
+    for lit in (0, 1, 2, 15, 16, 17, 18, 31, 32, 33, 48, 49, 50):
+        for off in (1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64):
+            for mlen in (4, 5, 16, 17, 18, 33, 34, 49, 65, 100):
+                literals = prefix + bytes(range(lit))
+                block = bytearray([0xF0 | min(mlen - 4, 15)]) + _length(len(literals) - 15) + literals
+                block += off.to_bytes(2, "little") + (_length(mlen - 19) if mlen >= 19 else b"")
+                # 40 final literals: enough input left that only the output can stop a copy
+                block += bytes([0xF0, 40 - 15]) + b"z" * 40
+                n = len(literals) + mlen + 40
+                for short in range(0, 36):
+                    _check(block, n - short)
 
 
 def _compressible(rng, n):
