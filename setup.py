@@ -1,6 +1,6 @@
 """Build the one native extension: our C in csrc/ behind a thin Cython layer.
 
-SIMD kernel files get their own flags (-msse2, -mavx2) only if the compiler accepts them;
+SIMD kernel files get their own flags (-msse2, -mavx2, -mavx512f ...) only if the compiler accepts them;
 the CPU is checked at run time (csrc/fc_cpu.c), never at build time, so the build never
 depends on the build host's CPU. FASTCHUNK_DEBUG=1 builds -O0 -g; FASTCHUNK_SANITIZE=1 adds
 AddressSanitizer and UndefinedBehaviorSanitizer (run with LD_PRELOAD of libasan).
@@ -33,6 +33,7 @@ CORE_SOURCES = [
 SIMD_SOURCES = {
     "fc_bitshuffle_sse2.c": (["-msse2"], "FC_HAVE_SSE2"),
     "fc_bitshuffle_avx2.c": (["-mavx2"], "FC_HAVE_AVX2"),
+    "fc_bitshuffle_avx512.c": (["-mavx512f", "-mavx512bw", "-mgfni"], "FC_HAVE_AVX512"),
 }
 
 DEBUG = os.environ.get("FASTCHUNK_DEBUG") == "1"

@@ -161,7 +161,7 @@ typedef struct {
     fc_bitplane_fn bitplane_untranspose;
     fc_unshuffle_fn byte_unshuffle;
 } fc_kernels_t;
-/* The kernels in use: FASTCHUNK_SIMD=generic|sse2|avx2 forces one (if the CPU has it). */
+/* The kernels in use: FASTCHUNK_SIMD=generic|sse2|avx2|avx512 forces one (if the CPU has it). */
 const fc_kernels_t *fc_kernels(void);
 /* Force a kernel set by name; returns 0, or -1 if unknown or the CPU lacks it. Not thread-safe
  * with reads in flight (tests call it between reads). */

@@ -12,6 +12,9 @@
 #ifndef FC_HAVE_AVX2
 #define FC_HAVE_AVX2 0
 #endif
+#ifndef FC_HAVE_AVX512
+#define FC_HAVE_AVX512 0
+#endif
 
 static const fc_kernels_t generic_kernels = {
     "generic", fc_bitplane_untranspose_generic, fc_byte_unshuffle_generic};
@@ -19,6 +22,8 @@ static const fc_kernels_t sse2_kernels = {
     "sse2", fc_bitplane_untranspose_sse2, fc_byte_unshuffle_sse2};
 static const fc_kernels_t avx2_kernels = {
     "avx2", fc_bitplane_untranspose_avx2, fc_byte_unshuffle_avx2};
+static const fc_kernels_t avx512_kernels = {
+    "avx512", fc_bitplane_untranspose_avx512, fc_byte_unshuffle_avx512};
 
 static const fc_kernels_t *selected;
 static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
@@ -34,6 +39,9 @@ static int kernel_usable(const fc_kernels_t *k)
         return FC_HAVE_SSE2 && __builtin_cpu_supports("sse2");
     if (k == &avx2_kernels)
         return FC_HAVE_AVX2 && __builtin_cpu_supports("avx2");
+    if (k == &avx512_kernels) /* libgcc also checks that the OS saves the zmm registers */
+        return FC_HAVE_AVX512 && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("gfni");
 #endif
     return 0;
 }
@@ -46,6 +54,8 @@ static const fc_kernels_t *by_name(const char *name)
         return &sse2_kernels;
     if (!strcmp(name, "avx2"))
         return &avx2_kernels;
+    if (!strcmp(name, "avx512"))
+        return &avx512_kernels;
     return NULL;
 }
 
@@ -58,7 +68,9 @@ static void detect(void)
         return;
     }
     /* An unknown or unusable FASTCHUNK_SIMD falls back to the best kernel; Python warns. */
-    if (kernel_usable(&avx2_kernels))
+    if (kernel_usable(&avx512_kernels))
+        selected = &avx512_kernels;
+    else if (kernel_usable(&avx2_kernels))
         selected = &avx2_kernels;
     else if (kernel_usable(&sse2_kernels))
         selected = &sse2_kernels;
@@ -86,7 +98,8 @@ const char *fc_kernels_available(void)
 {
     static char names[64];
     names[0] = '\0';
-    const fc_kernels_t *all[] = {&generic_kernels, &sse2_kernels, &avx2_kernels};
+    const fc_kernels_t *all[] = {&generic_kernels, &sse2_kernels, &avx2_kernels,
+                                  &avx512_kernels};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (!kernel_usable(all[i]))
             continue;

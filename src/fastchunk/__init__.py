@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 
 def simd_kernel():
-    """Name of the SIMD kernel set in use ('generic', 'sse2', 'avx2')."""
+    """Name of the SIMD kernel set in use ('generic', 'sse2', 'avx2', 'avx512')."""
     return _native.simd_kernel()
 
 

@@ -1,0 +1,67 @@
+/* fc_bitshuffle_avx512.c — AVX-512 + GFNI bit-untranspose (64 groups a step) and byte-unshuffle.
+ *
+ * GF2P8AFFINEQB multiplies every byte by the 8x8 bit matrix held in its qword: result bit i
+ * is the parity of (source byte AND matrix byte 7 - i). With the unit vectors 1 << k as the
+ * source bytes, byte k of the result is column k of the matrix, so one instruction transposes
+ * eight 8x8 bit matrices, where the AVX2 kernel needs nine shift/xor/and steps. Needs
+ * AVX512F, AVX512BW and GFNI (Ice Lake, Zen 4 and later); fc_cpu.c checks all three. */
+#include "fc_internal.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__GFNI__)
+#include <immintrin.h>
+
+/* Word 8L + k of a permuted row is word 4k + L of the row (groups 8k + 2L, 8k + 2L + 1).
+ * The unpack network below works inside 128-bit lanes and gathers lane positions 2k, 2k + 1
+ * into register k; with rows permuted this way, register k ends up holding groups 8k..8k+7
+ * in order, so it can be stored as it is. */
+static const uint16_t lane_order[32] = {
+    0, 4, 8,  12, 16, 20, 24, 28, 1, 5, 9,  13, 17, 21, 25, 29,
+    2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31,
+};
+
+void fc_bitplane_untranspose_avx512(const uint8_t *in, uint8_t *out, size_t nrow)
+{
+    const __m512i order = _mm512_loadu_si512(lane_order);
+    const __m512i unit = _mm512_set1_epi64(0x8040201008040201LL); /* byte k = 1 << k */
+    size_t g = 0;
+    for (; g + 64 <= nrow; g += 64) {
+        /* Rows in reverse, so that qword byte 7 - b holds bit row b, as GF2P8AFFINEQB wants. */
+        __m512i r[8];
+        for (int b = 0; b < 8; b++)
+            r[b] = _mm512_permutexvar_epi16(order, _mm512_loadu_si512(in + (size_t)(7 - b) * nrow + g));
+        __m512i a01l = _mm512_unpacklo_epi8(r[0], r[1]), a01h = _mm512_unpackhi_epi8(r[0], r[1]);
+        __m512i a23l = _mm512_unpacklo_epi8(r[2], r[3]), a23h = _mm512_unpackhi_epi8(r[2], r[3]);
+        __m512i a45l = _mm512_unpacklo_epi8(r[4], r[5]), a45h = _mm512_unpackhi_epi8(r[4], r[5]);
+        __m512i a67l = _mm512_unpacklo_epi8(r[6], r[7]), a67h = _mm512_unpackhi_epi8(r[6], r[7]);
+        __m512i b0 = _mm512_unpacklo_epi16(a01l, a23l), b1 = _mm512_unpackhi_epi16(a01l, a23l);
+        __m512i b2 = _mm512_unpacklo_epi16(a01h, a23h), b3 = _mm512_unpackhi_epi16(a01h, a23h);
+        __m512i c0 = _mm512_unpacklo_epi16(a45l, a67l), c1 = _mm512_unpackhi_epi16(a45l, a67l);
+        __m512i c2 = _mm512_unpacklo_epi16(a45h, a67h), c3 = _mm512_unpackhi_epi16(a45h, a67h);
+        __m512i d[8];
+        d[0] = _mm512_unpacklo_epi32(b0, c0); d[1] = _mm512_unpackhi_epi32(b0, c0);
+        d[2] = _mm512_unpacklo_epi32(b1, c1); d[3] = _mm512_unpackhi_epi32(b1, c1);
+        d[4] = _mm512_unpacklo_epi32(b2, c2); d[5] = _mm512_unpackhi_epi32(b2, c2);
+        d[6] = _mm512_unpacklo_epi32(b3, c3); d[7] = _mm512_unpackhi_epi32(b3, c3);
+        uint8_t *o = out + 8 * g;
+        for (int k = 0; k < 8; k++)
+            _mm512_storeu_si512(o + 64 * k, _mm512_gf2p8affine_epi64_epi8(unit, d[k], 0));
+    }
+    fc_bitplane_groups(in, out, nrow, g);
+}
+
+void fc_byte_unshuffle_avx512(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size)
+{
+    fc_byte_unshuffle_avx2(in, out, n, elem_size);
+}
+
+#else
+/* Compiler without AVX-512 or GFNI: fc_cpu.c never selects these. */
+void fc_bitplane_untranspose_avx512(const uint8_t *in, uint8_t *out, size_t nrow)
+{
+    fc_bitplane_untranspose_generic(in, out, nrow);
+}
+void fc_byte_unshuffle_avx512(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size)
+{
+    fc_byte_unshuffle_generic(in, out, n, elem_size);
+}
+#endif
