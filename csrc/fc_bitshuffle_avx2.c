@@ -1,5 +1,7 @@
 /* fc_bitshuffle_avx2.c — AVX2 bit-untranspose (32 groups a step) and byte-unshuffle.
  *
+ * The bit transpose runs first, across the eight bit-row registers, then the bytes are
+ * interleaved into groups.
  * AVX2 unpacks work inside each 128-bit lane, so after interleaving, lane 0 of a register
  * holds groups from the first 16 and lane 1 the matching groups 16 further on; the stores
  * put the lanes back in order with permute2x128. */
@@ -8,19 +10,15 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 
-static inline __m256i transpose8x8_x4(__m256i x)
+/* One butterfly step of an 8x8 bit transpose whose rows are registers (one matrix per byte
+ * position): bit k + s of row a trades places with bit k of row b = a + s, for every k whose
+ * bit is set in mask. */
+static inline void swap_bits(__m256i *a, __m256i *b, int s, uint8_t mask)
 {
-    __m256i t;
-    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 7)),
-                         _mm256_set1_epi64x(0x00AA00AA00AA00AALL));
-    x = _mm256_xor_si256(x, _mm256_xor_si256(t, _mm256_slli_epi64(t, 7)));
-    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 14)),
-                         _mm256_set1_epi64x(0x0000CCCC0000CCCCLL));
-    x = _mm256_xor_si256(x, _mm256_xor_si256(t, _mm256_slli_epi64(t, 14)));
-    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 28)),
-                         _mm256_set1_epi64x(0x00000000F0F0F0F0LL));
-    x = _mm256_xor_si256(x, _mm256_xor_si256(t, _mm256_slli_epi64(t, 28)));
-    return x;
+    __m256i t = _mm256_and_si256(_mm256_xor_si256(_mm256_srli_epi16(*a, s), *b),
+                                 _mm256_set1_epi8((char)mask));
+    *b = _mm256_xor_si256(*b, t);
+    *a = _mm256_xor_si256(*a, _mm256_slli_epi16(t, s));
 }
 
 /* Store a (lane 0) and b (lane 0) at lo, and their lane 1 halves at hi. */
@@ -37,6 +35,18 @@ void fc_bitplane_untranspose_avx2(const uint8_t *in, uint8_t *out, size_t nrow)
         __m256i r[8];
         for (int b = 0; b < 8; b++)
             r[b] = _mm256_loadu_si256((const __m256i *)(in + (size_t)b * nrow + g));
+        /* Transpose the 8x8 bit matrix of every byte column across the eight rows (a
+         * butterfly: 12 row pairs, 6 operations each). Row k then holds, for each group,
+         * output byte k: the byte of element 8g + k. */
+        for (int b = 0; b < 8; b += 2)
+            swap_bits(&r[b], &r[b + 1], 1, 0x55);
+        for (int b = 0; b < 8; b += 4) {
+            swap_bits(&r[b], &r[b + 2], 2, 0x33);
+            swap_bits(&r[b + 1], &r[b + 3], 2, 0x33);
+        }
+        for (int b = 0; b < 4; b++)
+            swap_bits(&r[b], &r[b + 4], 4, 0x0F);
+        /* Interleave the rows byte by byte: group g's 8 bytes are r[0..7][g]. */
         __m256i a01l = _mm256_unpacklo_epi8(r[0], r[1]), a01h = _mm256_unpackhi_epi8(r[0], r[1]);
         __m256i a23l = _mm256_unpacklo_epi8(r[2], r[3]), a23h = _mm256_unpackhi_epi8(r[2], r[3]);
         __m256i a45l = _mm256_unpacklo_epi8(r[4], r[5]), a45h = _mm256_unpackhi_epi8(r[4], r[5]);
@@ -51,8 +61,6 @@ void fc_bitplane_untranspose_avx2(const uint8_t *in, uint8_t *out, size_t nrow)
         d[2] = _mm256_unpacklo_epi32(b1, c1); d[3] = _mm256_unpackhi_epi32(b1, c1);
         d[4] = _mm256_unpacklo_epi32(b2, c2); d[5] = _mm256_unpackhi_epi32(b2, c2);
         d[6] = _mm256_unpacklo_epi32(b3, c3); d[7] = _mm256_unpackhi_epi32(b3, c3);
-        for (int k = 0; k < 8; k++)
-            d[k] = transpose8x8_x4(d[k]);
         uint8_t *o = out + 8 * g;
         for (int k = 0; k < 8; k += 2)
             store_lanes(o + 16 * k, o + 128 + 16 * k, d[k], d[k + 1]);
