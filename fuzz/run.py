@@ -25,7 +25,9 @@ ROOT = HERE.parent
 CSRC = ROOT / "csrc"
 DECODERS = ["fc_lz4.c", "fc_bitshuffle.c", "fc_bitshuffle_generic.c", "fc_lz4_filter.c",
             "fc_shuffle.c", "fc_fletcher32.c", "fc_inflate.c", "fc_decode.c", "fc_cpu.c"]
-SIMD = {"fc_bitshuffle_sse2.c": "-msse2", "fc_bitshuffle_avx2.c": "-mavx2"}
+# kernel file -> its flags (as in setup.py); fc_cpu.c runs only what this CPU has
+SIMD = {"fc_bitshuffle_sse2.c": ["-msse2"], "fc_bitshuffle_avx2.c": ["-mavx2"],
+        "fc_bitshuffle_avx512.c": ["-mavx512f", "-mavx512bw", "-mgfni"]}
 # target -> the C files whose coverage it is about
 TARGETS = {
     "bslz4": ["fc_bitshuffle.c", "fc_lz4.c"],
@@ -54,10 +56,10 @@ def compile_all(out, extra, coverage_flags):
     """Objects of the decoders (instrumented) and the engine (not); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     base = ["gcc", "-std=gnu11", "-g", "-I", str(CSRC), "-DFC_HAVE_ZLIB=1", "-DFC_HAVE_SSE2=1",
-            "-DFC_HAVE_AVX2=1"] + extra
+            "-DFC_HAVE_AVX2=1", "-DFC_HAVE_AVX512=1"] + extra
     jobs = []
     for name in DECODERS + list(SIMD):
-        flags = coverage_flags + ([SIMD[name]] if name in SIMD else [])
+        flags = coverage_flags + SIMD.get(name, [])
         jobs.append(base + flags + ["-c", str(CSRC / name), "-o", str(out / (name[:-2] + ".o"))])
     jobs.append(base + ["-c", str(HERE / "engine.c"), "-o", str(out / "engine.o")])
     for t in TARGETS:
