@@ -122,13 +122,7 @@ static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *c
         else
             for (int64_t k = 0; k < n; k++)
                 memcpy(dst + k * es, src + k * cstep * es, (size_t)es);
-        int d = last - 1;
-        for (; d >= 0; d--) {
-            if (++idx[d] < cnt[d])
-                break;
-            idx[d] = 0;
-        }
-        if (d < 0)
+        if (!fc_next_run(idx, cnt, last))
             return;
     }
 }

@@ -73,6 +73,18 @@ int fc_row_same_chunk(const fc_read_t *r, int64_t i);
 /* Byte offset in `out` where row i's stored bytes can be read straight to (unfiltered, whole
  * chunk, one contiguous run of `out`, big enough to be worth its own pread), or -1. */
 int64_t fc_row_direct_read(const fc_read_t *r, int64_t i);
+/* Step idx to the next run of a region with counts cnt: an odometer over axes [0, last), the
+ * last axis being one run the caller handles. Returns 0 once every run was visited. */
+static inline int fc_next_run(int64_t *idx, const int64_t *cnt, int last)
+{
+    for (int d = last - 1; d >= 0; d--) {
+        if (++idx[d] < cnt[d])
+            return 1;
+        idx[d] = 0;
+    }
+    return 0;
+}
+
 /* Mark in want[0:nblocks] the bitshuffle blocks (block_elems elements each) that hold an
  * element of the region (cs, cnt, with r->step) of a chunk of lay, and in want[nblocks]
  * whether it needs the raw tail; returns how many marks were set (fc_partial.c). */

@@ -45,13 +45,7 @@ size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t 
             want[lastb] = 1; /* the run's last block (or the tail), when inc skipped past it */
             marked++;
         }
-        int d = last - 1;
-        for (; d >= 0; d--) {
-            if (++idx[d] < cnt[d])
-                break;
-            idx[d] = 0;
-        }
-        if (d < 0)
+        if (!fc_next_run(idx, cnt, last))
             return marked;
     }
 }
