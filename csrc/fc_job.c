@@ -92,20 +92,47 @@ static int64_t direct_offset(const fc_read_t *r, const fc_layout_t *lay, const i
     return off;
 }
 
+/* n elements of es bytes, src elements sstep apart, dst elements dstep apart; es is a
+ * constant at each call in copy_strided, so each size gets its own loop of plain moves. */
+static inline __attribute__((always_inline)) void copy_elems(uint8_t *dst, int64_t dstep,
+                                                             const uint8_t *src, int64_t sstep,
+                                                             int64_t n, const int64_t es)
+{
+    for (int64_t k = 0; k < n; k++)
+        memcpy(dst + k * dstep * es, src + k * sstep * es, (size_t)es);
+}
+
+static void copy_strided(uint8_t *dst, int64_t dstep, const uint8_t *src, int64_t sstep,
+                         int64_t n, int64_t es)
+{
+    if (sstep == 1 && dstep == 1)
+        memcpy(dst, src, (size_t)(n * es));
+    else if (es == 1)
+        copy_elems(dst, dstep, src, sstep, n, 1);
+    else if (es == 2)
+        copy_elems(dst, dstep, src, sstep, n, 2);
+    else if (es == 4)
+        copy_elems(dst, dstep, src, sstep, n, 4);
+    else if (es == 8)
+        copy_elems(dst, dstep, src, sstep, n, 8);
+    else
+        copy_elems(dst, dstep, src, sstep, n, es);
+}
+
 /* Copy (converting, if the layout says so) the selected part of a decoded chunk into `out`. */
 static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *chunk,
                     const int64_t *cs, const int64_t *os, const int64_t *cnt)
 {
-    int nd = r->ndim, last = nd - 1;
+    int nd = r->ndim, ra = fc_run_axis(nd, cnt);
     int64_t es = lay->elem_size, oes = r->out_elem_size;
     fc_convert_fn convert = lay->conv ? fc_converter(lay->conv) : NULL;
     int64_t cstride[FC_MAX_DIMS], ostride[FC_MAX_DIMS], idx[FC_MAX_DIMS];
-    cstride[last] = ostride[last] = 1;
-    for (int d = last - 1; d >= 0; d--) {
+    cstride[nd - 1] = ostride[nd - 1] = 1;
+    for (int d = nd - 2; d >= 0; d--) {
         cstride[d] = cstride[d + 1] * lay->chunk_shape[d + 1];
         ostride[d] = ostride[d + 1] * r->out_shape[d + 1];
     }
-    int64_t cstep = r->step[last], n = cnt[last];
+    int64_t sstep = r->step[ra] * cstride[ra], dstep = ostride[ra], n = cnt[ra];
     memset(idx, 0, sizeof idx);
     for (;;) {
         int64_t ci = 0, oi = 0;
@@ -115,14 +142,14 @@ static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *c
         }
         const uint8_t *src = chunk + ci * es;
         uint8_t *dst = r->out + oi * oes;
-        if (convert)
-            convert(dst, src, n, cstep);
-        else if (cstep == 1)
-            memcpy(dst, src, (size_t)(n * es));
+        if (!convert)
+            copy_strided(dst, dstep, src, sstep, n, es);
+        else if (dstep == 1)
+            convert(dst, src, n, sstep);
         else
             for (int64_t k = 0; k < n; k++)
-                memcpy(dst + k * es, src + k * cstep * es, (size_t)es);
-        if (!fc_next_run(idx, cnt, last))
+                convert(dst + k * dstep * oes, src + k * sstep * es, 1, 1);
+        if (!fc_next_run(idx, cnt, ra))
             return;
     }
 }

@@ -73,8 +73,8 @@ int fc_row_same_chunk(const fc_read_t *r, int64_t i);
 /* Byte offset in `out` where row i's stored bytes can be read straight to (unfiltered, whole
  * chunk, one contiguous run of `out`, big enough to be worth its own pread), or -1. */
 int64_t fc_row_direct_read(const fc_read_t *r, int64_t i);
-/* Step idx to the next run of a region with counts cnt: an odometer over axes [0, last), the
- * last axis being one run the caller handles. Returns 0 once every run was visited. */
+/* Step idx to the next run of a region with counts cnt: an odometer over axes [0, last), axis
+ * `last` being one run the caller handles (idx stays 0 on the axes after it). Returns 0 once every run was visited. */
 static inline int fc_next_run(int64_t *idx, const int64_t *cnt, int last)
 {
     for (int d = last - 1; d >= 0; d--) {
@@ -85,9 +85,19 @@ static inline int fc_next_run(int64_t *idx, const int64_t *cnt, int last)
     return 0;
 }
 
+/* The axis a region's runs go along: the last one with more than one element (the axes after
+ * it have one), so a slab across the last axis is 64 runs of 64 elements, not 4096 runs of 1. */
+static inline int fc_run_axis(int nd, const int64_t *cnt)
+{
+    int a = nd - 1;
+    while (a > 0 && cnt[a] == 1)
+        a--;
+    return a;
+}
+
 /* Mark in want[0:nblocks] the bitshuffle blocks (block_elems elements each) that hold an
  * element of the region (cs, cnt, with r->step) of a chunk of lay, and in want[nblocks]
- * whether it needs the raw tail; returns how many marks were set (fc_partial.c). */
+ * whether it needs the raw tail; returns how many blocks were marked (fc_partial.c). */
 size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t *cs,
                       const int64_t *cnt, size_t block_elems, uint8_t *want, size_t nblocks);
 /* Decode only the bitshuffle blocks a small region of a one-filter bslz4/bitshuffle chunk

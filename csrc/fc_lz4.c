@@ -160,14 +160,41 @@ static void copy_match_tail(uint8_t *op, size_t off, size_t len, size_t room)
         op[i] = m[i];
 }
 
-int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                        size_t *err_at)
+/* The decoder; pixel_loop (a constant at both call sites) adds the loop for literal-free short
+ * matches, which pays on unshuffled pixels and costs ~15 % on bitshuffled bit planes, where
+ * almost no sequence qualifies. */
+static inline __attribute__((always_inline)) int lz4_decode(const uint8_t *src, size_t srclen,
+                                                            uint8_t *dst, size_t dstlen,
+                                                            size_t *err_at, const int pixel_loop)
 {
     const uint8_t *ip = src, *const iend = src + srclen;
     uint8_t *op = dst, *const oend = dst + dstlen;
     if (srclen == 0)
         goto bad;
+    /* The fast loop below runs while a sequence's 3 bytes and the next token are in the input
+     * and 24 bytes of output room remain. */
+    const uint8_t *const ifast = srclen > 3 ? iend - 3 : src;
+    uint8_t *const ofast = dstlen > 24 ? oend - 24 : dst;
     for (;;) {
+        /* Literal-free matches of at most 16 bytes from offset 8 or more take three bytes each
+         * and are most of LZ4 over unshuffled detector frames (two to four pixels repeated from
+         * a row or a few pixels earlier: 426k sequences of ~10 bytes in a 4M u32 frame). In a
+         * loop of their own, ip advances by a constant instead of by a length loaded from the
+         * token, so a sequence does not wait for the load of the one before, and the copy is
+         * two unconditional 8-byte moves, right for any offset >= 8 (the second reads what the
+         * first wrote). 1.6x the general path on such frames. Anything else drops to the
+         * general path, which decodes the same sequence the same way. */
+        while (pixel_loop && LIKELY(ip < ifast && op < ofast)) {
+            unsigned t = ip[0];
+            size_t off = (size_t)ip[1] | ((size_t)ip[2] << 8);
+            if (t > 12 || off < 8 || off > (size_t)(op - dst))
+                break;
+            const uint8_t *m = op - off;
+            copy8(op, m);
+            copy8(op + 8, m + 8);
+            op += t + 4;
+            ip += 3;
+        }
         unsigned token = *ip++;
         size_t lit = token >> 4;
         if (UNLIKELY(lit == 15) && !read_length(&ip, iend, &lit))
@@ -218,4 +245,16 @@ bad:
     if (err_at)
         *err_at = (size_t)(ip - src);
     return FC_E_CORRUPT;
+}
+
+int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                        size_t *err_at)
+{
+    return lz4_decode(src, srclen, dst, dstlen, err_at, 0);
+}
+
+int fc_lz4_block_decode_pixels(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                               size_t *err_at)
+{
+    return lz4_decode(src, srclen, dst, dstlen, err_at, 1);
 }

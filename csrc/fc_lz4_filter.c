@@ -32,7 +32,7 @@ int fc_lz4_filter_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t
             memcpy(dst + done, src + pos, m);
         } else {
             size_t at = 0;
-            if (fc_lz4_block_decode(src + pos, c, dst + done, m, &at) != FC_OK)
+            if (fc_lz4_block_decode_pixels(src + pos, c, dst + done, m, &at) != FC_OK)
                 return fc_fail(err, FC_E_CORRUPT, pos + at, "lz4: LZ4 block is corrupt");
         }
         pos += c;

@@ -11,22 +11,21 @@
 size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t *cs,
                       const int64_t *cnt, size_t block_elems, uint8_t *want, size_t nblocks)
 {
-    int nd = r->ndim, last = nd - 1;
+    int nd = r->ndim, ra = fc_run_axis(nd, cnt);
     int64_t stride[FC_MAX_DIMS], idx[FC_MAX_DIMS];
-    int64_t be = (int64_t)block_elems, step = r->step[last], n = cnt[last];
     size_t marked = 0;
     memset(want, 0, nblocks + 1);
     memset(idx, 0, sizeof idx);
-    stride[last] = 1;
-    for (int d = last - 1; d >= 0; d--)
+    stride[nd - 1] = 1;
+    for (int d = nd - 2; d >= 0; d--)
         stride[d] = stride[d + 1] * lay->chunk_shape[d + 1];
+    int64_t be = (int64_t)block_elems, step = r->step[ra] * stride[ra], n = cnt[ra];
     for (;;) {
         int64_t first = 0;
         for (int d = 0; d < nd; d++)
             first += (cs[d] + idx[d] * r->step[d]) * stride[d];
-        /* One run along the last axis: its elements are step apart. Wide steps mark element by
-         * element, otherwise every block the run spans. Elements past the last block sit in the
-         * raw tail: want[nblocks]. */
+        /* One run: n elements step apart. Wide steps mark element by element, otherwise every
+         * block the run spans. Elements past the last block sit in the raw tail: want[nblocks]. */
         int64_t inc = step > be ? step : be;
         int64_t endpos = first + (n - 1) * step;
         for (int64_t e = first; e <= endpos; e += inc) {
@@ -43,9 +42,13 @@ size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t 
         int64_t lastb = endpos / be < (int64_t)nblocks ? endpos / be : (int64_t)nblocks;
         if (step <= be && !want[lastb]) {
             want[lastb] = 1; /* the run's last block (or the tail), when inc skipped past it */
-            marked++;
+            marked += lastb < (int64_t)nblocks;
         }
-        if (!fc_next_run(idx, cnt, last))
+        if (marked == nblocks) { /* every block: no run can add one (mark the tail too) */
+            want[nblocks] = 1;
+            return marked;
+        }
+        if (!fc_next_run(idx, cnt, ra))
             return marked;
     }
 }

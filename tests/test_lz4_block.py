@@ -19,17 +19,23 @@ from fastchunk import _native
 CORRUPT = "corrupt"
 
 
-def _decode(src, n):
+def _decode(src, n, pixels=False):
     # A copy: its own heap buffer of exactly len(src) bytes, so that ASan sees any overread
     # (a bytes object has a NUL after its end, and small ones live in pymalloc's arenas).
-    return _native.lz4_block_decode(np.frombuffer(bytes(src), np.uint8).copy(), n)
+    return _native.lz4_block_decode(np.frombuffer(bytes(src), np.uint8).copy(), n, pixels)
 
 
 def _ours(src, n):
-    try:
-        return _decode(src, n)
-    except fastchunk.ChunkDecodeError:
-        return CORRUPT
+    """fastchunk's bytes or CORRUPT, the same from both decoder variants: the general one and
+    the one with a loop for literal-free short matches (filter 32004's)."""
+    got = []
+    for pixels in (False, True):
+        try:
+            got.append(_decode(src, n, pixels))
+        except fastchunk.ChunkDecodeError:
+            got.append(CORRUPT)
+    assert got[0] == got[1]
+    return got[0]
 
 
 def _reference(src, n):
@@ -138,6 +144,7 @@ SHAPES = {  # (sequences, max offset, max literals, max match length)
     "offsets around 16 and 32": (40, 40, 40, 80),
     "long literal runs": (10, 65535, 700, 40),
     "many short sequences": (300, 65535, 14, 18),
+    "short matches from near offsets": (300, 40, 2, 20),
     "one sequence": (1, 20, 3, 5000),
 }
 
@@ -215,6 +222,31 @@ def test_output_short_by_a_few_bytes():
                 n = len(literals) + mlen + 40
                 for short in range(0, 36):
                     _check(block, n - short)
+
+
+def test_literal_free_short_matches_near_both_ends():
+    """Runs of literal-free matches of 4..16 bytes from offsets 8..40 (the pixel loop's case)
+    ending at every distance from the output end, into outputs a few bytes short, and cut at
+    every input length: where the loop's input and output limits apply."""
+    rng = np.random.default_rng(7)
+    head = bytes(range(1, 41))
+    for k in range(40):
+        # 40 literals and an 8-byte match, then k literal-free matches, then 1..5 literals
+        block = bytearray([0xF4, 40 - 15]) + head + (40).to_bytes(2, "little")
+        out = bytearray(head + head[:8])
+        for _ in range(k):
+            mlen, off = int(rng.integers(4, 17)), int(rng.integers(8, 41))
+            block += bytes([mlen - 4]) + off.to_bytes(2, "little")
+            for _ in range(mlen):
+                out.append(out[-off])
+        final = 1 + k % 5
+        block += bytes([final << 4]) + b"e" * final
+        out += b"e" * final
+        assert _check(block, len(out)) == bytes(out)
+        for short in range(1, 30):
+            _check(block, len(out) - short)
+        for cut in range(len(block) - 40, len(block)):
+            _check(block[:cut], len(out))
 
 
 def _compressible(rng, n):

@@ -81,6 +81,8 @@ cdef extern from "fastchunk.h" nogil:
                         fc_scratch_t *s, fc_error_t *err)
     int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                             size_t *err_at)
+    int fc_lz4_block_decode_pixels(const uint8_t *src, size_t srclen, uint8_t *dst,
+                                   size_t dstlen, size_t *err_at)
 
     ctypedef struct fc_kernels_t:
         const char *name
@@ -284,15 +286,20 @@ def decode_chunk(Layout layout, const unsigned char[::1] src, out, unsigned filt
     return out
 
 
-def lz4_block_decode(const unsigned char[::1] src, Py_ssize_t dstlen):
-    """Decode one raw LZ4 block that must expand to exactly dstlen bytes."""
+def lz4_block_decode(const unsigned char[::1] src, Py_ssize_t dstlen, bint pixels=False):
+    """Decode one raw LZ4 block that must expand to exactly dstlen bytes (pixels: with the
+    decoder variant filter 32004 uses)."""
     out = np.empty(dstlen, dtype=np.uint8)
     cdef unsigned char[::1] out_v = out
     cdef size_t at = 0
     cdef int rc
     with nogil:
-        rc = fc_lz4_block_decode(&src[0] if src.shape[0] else NULL, src.shape[0],
-                                 &out_v[0] if dstlen else NULL, dstlen, &at)
+        if pixels:
+            rc = fc_lz4_block_decode_pixels(&src[0] if src.shape[0] else NULL, src.shape[0],
+                                            &out_v[0] if dstlen else NULL, dstlen, &at)
+        else:
+            rc = fc_lz4_block_decode(&src[0] if src.shape[0] else NULL, src.shape[0],
+                                     &out_v[0] if dstlen else NULL, dstlen, &at)
     if rc != FC_OK:
         raise error_from_status(rc, "LZ4 block is corrupt", f"byte offset {at}")
     return out.tobytes()
