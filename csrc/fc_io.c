@@ -84,7 +84,7 @@ static int64_t row_at(const fc_read_t *r, int64_t i, int64_t j, int64_t at)
     return j - 1;
 }
 
-/* Append a task to the job's queue and wake a worker; caller holds p->mu. */
+/* Append a task to the job's queue and wake a worker and the caller; caller holds p->mu. */
 static void enqueue_locked(fc_job_t *job, fc_task_t *t)
 {
     if (job->tail)
@@ -94,6 +94,7 @@ static void enqueue_locked(fc_job_t *job, fc_task_t *t)
     job->tail = t;
     job->outstanding++;
     pthread_cond_signal(&job->pool->work_cv);
+    pthread_cond_signal(&job->done_cv); /* the caller helps when a slot is free */
 }
 
 /* Hand one direct-read row to the workers (no buffer: they pread into `out`). */

@@ -26,6 +26,13 @@ typedef struct fc_task {
 
 typedef struct fc_pool fc_pool_t;
 
+/* A parked I/O thread: it runs one job's I/O (fc_io_main), then waits on cv for the next job. */
+typedef struct fc_io_thread {
+    struct fc_io_thread *next;
+    pthread_cond_t cv;
+    struct fc_job *job;
+} fc_io_thread_t;
+
 struct fc_job {
     fc_read_t req;
     fc_pool_t *pool;
@@ -39,9 +46,8 @@ struct fc_job {
     int failed;
     fc_error_t err;           /* the first error */
     pthread_cond_t io_cv;     /* the I/O thread waits here for room */
-    pthread_cond_t done_cv;   /* the caller waits here */
-    pthread_t io_thread;
-    int io_started;
+    pthread_cond_t done_cv;   /* the caller waits here, for the end or for a task to help with */
+    fc_scratch_t *caller_scratch; /* the caller's, while it helps decode (fc_job_wait) */
     int64_t decoded;          /* atomic: chunks decoded (a chunk shared by rows counts once) */
 };
 
@@ -54,12 +60,20 @@ struct fc_pool {
     size_t cached_bytes;
     fc_scratch_t *scratch[8];
     int nscratch;
+    fc_io_thread_t *idle_io;  /* I/O threads waiting for a job */
+    int nidle_io;
 };
 
 fc_pool_t *fc_pool_get(void);
 int fc_pool_ensure_workers(fc_pool_t *p, int n);
 fc_buf_t *fc_pool_take_buf(fc_pool_t *p, size_t need);
 void fc_pool_release_buf(fc_pool_t *p, fc_buf_t *buf); /* caller holds p->mu */
+/* Run job's I/O on a parked I/O thread, or on a new one: FC_OK or FC_E_THREAD. A thread costs
+ * ~35 us to create and join here, as much as a small read's decode. */
+int fc_pool_start_io(fc_pool_t *p, fc_job_t *job);
+/* Take the job's next task and run it like a worker would (a free slot and a task: the caller
+ * checks both); caller holds p->mu, which is released while the task runs. */
+void fc_pool_run_task_locked(fc_pool_t *p, fc_job_t *job, fc_scratch_t *s);
 fc_scratch_t *fc_pool_take_scratch(fc_pool_t *p);
 void fc_pool_release_scratch(fc_pool_t *p, fc_scratch_t *s);
 

@@ -3,8 +3,10 @@
  * One mutex guards the pool and every job's queue: tasks are whole chunks (or runs of small
  * chunks), so a lock per task is noise next to the decode. Workers are created lazily up to
  * the largest num_threads any read asked for and live as long as the process; a job limits
- * itself to its own num_threads. After fork() the child forgets the parent's pool (its threads
- * do not exist there) and builds a new one on its first read. */
+ * itself to its own num_threads, counting its caller, which decodes too while it waits.
+ * Each running read has an I/O thread of its own; finished ones park for the next read. After
+ * fork() the child forgets the parent's pool (its threads do not exist there) and builds a
+ * new one on its first read. */
 #include <pthread.h>
 #include <string.h>
 
@@ -65,6 +67,35 @@ static fc_job_t *pick_job(fc_pool_t *p)
     return NULL;
 }
 
+void fc_pool_run_task_locked(fc_pool_t *p, fc_job_t *job, fc_scratch_t *s)
+{
+    fc_task_t *t = job->head;
+    job->head = t->next;
+    if (!job->head)
+        job->tail = NULL;
+    job->active++;
+    pthread_mutex_unlock(&p->mu);
+
+    if (!__atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE)) {
+        fc_error_t e = {0, 0, -1, 0, NULL};
+        int rc = s ? fc_task_run(job, t, s, &e) : fc_fail(&e, FC_E_NOMEM, 0, "worker scratch");
+        if (rc != FC_OK)
+            fc_job_fail(job, &e);
+    }
+
+    pthread_mutex_lock(&p->mu);
+    fc_pool_release_buf(p, t->buf);
+    job->inflight -= (int64_t)t->len;
+    job->active--;
+    job->outstanding--;
+    free(t);
+    pthread_cond_signal(&job->io_cv);
+    if (job->io_done && job->outstanding == 0)
+        pthread_cond_broadcast(&job->done_cv);
+    if (job->head)
+        pthread_cond_signal(&p->work_cv); /* this job may now have a free slot */
+}
+
 static void *worker_main(void *arg)
 {
     fc_pool_t *p = arg;
@@ -72,38 +103,69 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&p->mu);
     for (;;) {
         fc_job_t *job = pick_job(p);
-        if (!job) {
+        if (job)
+            fc_pool_run_task_locked(p, job, s);
+        else
             pthread_cond_wait(&p->work_cv, &p->mu);
-            continue;
-        }
-        fc_task_t *t = job->head;
-        job->head = t->next;
-        if (!job->head)
-            job->tail = NULL;
-        job->active++;
-        pthread_mutex_unlock(&p->mu);
-
-        if (!__atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE)) {
-            fc_error_t e = {0, 0, -1, 0, NULL};
-            int rc = s ? fc_task_run(job, t, s, &e)
-                       : fc_fail(&e, FC_E_NOMEM, 0, "worker scratch");
-            if (rc != FC_OK)
-                fc_job_fail(job, &e);
-        }
-
-        pthread_mutex_lock(&p->mu);
-        fc_pool_release_buf(p, t->buf);
-        job->inflight -= (int64_t)t->len;
-        job->active--;
-        job->outstanding--;
-        free(t);
-        pthread_cond_signal(&job->io_cv);
-        if (job->io_done && job->outstanding == 0)
-            pthread_cond_broadcast(&job->done_cv);
-        if (job->head)
-            pthread_cond_signal(&p->work_cv); /* this job may now have a free slot */
     }
     return NULL; /* not reached: workers live as long as the process */
+}
+
+#define MAX_IDLE_IO 8 /* parked I/O threads kept; more concurrent reads start new ones */
+
+static void *io_thread_main(void *arg)
+{
+    fc_io_thread_t *t = arg;
+    fc_pool_t *p = t->job->pool;
+    for (;;) {
+        fc_io_main(t->job); /* touches the job no more once it has set io_done */
+        pthread_mutex_lock(&p->mu);
+        t->job = NULL;
+        if (p->nidle_io >= MAX_IDLE_IO)
+            break;
+        t->next = p->idle_io;
+        p->idle_io = t;
+        p->nidle_io++;
+        while (!t->job)
+            pthread_cond_wait(&t->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+    return NULL;
+}
+
+int fc_pool_start_io(fc_pool_t *p, fc_job_t *job)
+{
+    pthread_mutex_lock(&p->mu);
+    fc_io_thread_t *t = p->idle_io;
+    if (t) {
+        p->idle_io = t->next;
+        p->nidle_io--;
+        t->job = job;
+        pthread_cond_signal(&t->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (t)
+        return FC_OK;
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return FC_E_THREAD;
+    pthread_cond_init(&t->cv, NULL);
+    t->job = job;
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&th, &attr, io_thread_main, t);
+    pthread_attr_destroy(&attr);
+    if (e) {
+        pthread_cond_destroy(&t->cv);
+        free(t);
+        return FC_E_THREAD;
+    }
+    return FC_OK;
 }
 
 int fc_pool_ensure_workers(fc_pool_t *p, int n)

@@ -74,8 +74,10 @@ def selections(draw, shape):
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), layout=layouts(), partial=st.booleans(), num_threads=st.sampled_from([1, 3]))
-def test_generated_reads_match_h5py(data, layout, partial, num_threads):
+@given(data=st.data(), layout=layouts(), partial=st.booleans(), num_threads=st.sampled_from([1, 3]),
+       lookup=st.booleans())
+def test_generated_reads_match_h5py(data, layout, partial, num_threads, lookup):
+    """lookup: plan through the chunk index's grid lookup even for these small indexes."""
     shape, chunks, dtype, codec = layout
     values = _values(shape, dtype, seed=len(shape) * 7 + sum(shape))
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,6 +102,7 @@ def test_generated_reads_match_h5py(data, layout, partial, num_threads):
             assert got.size == 0
             return
         with fastchunk.File(p, num_threads=num_threads) as f, pytest.MonkeyPatch.context() as m:
+            m.setattr(fastchunk.index, "LOOKUP_MIN_CHUNKS", 1 if lookup else 10**9)
             assert f["x"].native, f["x"].reason
             m.setattr(fastchunk.Dataset, "_read_h5py", lambda *a: pytest.fail("read through h5py"))
             got = f["x"][sel]

@@ -9,6 +9,8 @@ import numpy as np
 from . import _native
 
 SLOW_SCAN_CHUNKS = 2000  # get_chunk_info(i) is O(n) per call: warn above this many chunks
+LOOKUP_MIN_CHUNKS = 1024  # below this, scanning every row per read is as cheap as a lookup
+LOOKUP_MAX_SPARSITY = 8  # no grid lookup when the grid holds 8x more chunks than are allocated
 
 
 class ChunkIndex:
@@ -34,6 +36,30 @@ class ChunkIndex:
     @property
     def stored_bytes(self):
         return int(self.nbytes.sum())
+
+    def lookup_grid(self):
+        """Shape of the grid lookup (through the last allocated chunk on each axis), or None
+        when there is none (few rows, or a grid mostly unallocated): scan every row then."""
+        if not hasattr(self, "_lookup"):
+            self._lookup = None
+            n = len(self)
+            if n >= LOOKUP_MIN_CHUNKS:
+                grid = tuple(int(g) for g in self.coords.max(axis=0) + 1)
+                if np.prod(grid, dtype=np.float64) <= LOOKUP_MAX_SPARSITY * n:
+                    lookup = np.full(grid, -1, dtype=np.int64)
+                    lookup[tuple(self.coords.T)] = np.arange(n)
+                    self._lookup = lookup
+        return None if self._lookup is None else self._lookup.shape
+
+    def rows_in_box(self, per_axis):
+        """Rows (ascending) of the allocated chunks whose grid coordinates lie in the product of
+        per_axis (one sorted array of coordinates below lookup_grid() per axis), without
+        looking at the other rows: one frame of 100,000 is then planned as fast as one of 10."""
+        lin = np.zeros(1, dtype=np.int64)
+        for c, n in zip(per_axis, self._lookup.shape):
+            lin = (lin[:, None] * n + np.asarray(c, dtype=np.int64)[None, :]).ravel()
+        rows = self._lookup.reshape(-1)[lin]
+        return np.sort(rows[rows >= 0])
 
 
 def _address_shift(h5file):

@@ -41,6 +41,22 @@ def _grid_chunks_touched(sel, chunks):
     return total
 
 
+def _touched_chunk_coords(sel, chunks, grid):
+    """Per axis, the sorted chunk coordinates below grid that hold a selected element."""
+    per_axis = []
+    for d, (a, st, n, cs, g) in enumerate(zip(sel.start, sel.step, sel.count, chunks, grid)):
+        if d == sel.axis:
+            c = np.unique(sel.points // cs)
+            per_axis.append(c[c < g])
+        elif st >= cs:  # each selected element in its own chunk
+            n = min(int(n), max(0, -(-(g * cs - a) // st)))
+            per_axis.append((a + np.arange(n, dtype=np.int64) * st) // cs)
+        else:
+            stop = (a + (n - 1) * st) // cs + 1 if n else 0
+            per_axis.append(np.arange(a // cs, min(stop, g), dtype=np.int64))
+    return per_axis
+
+
 def _expand(lo, hi):
     """For ranges [lo, hi): (row of each member, member) as two flat arrays."""
     n = hi - lo
@@ -58,25 +74,28 @@ def make_plan(index, sel, chunks, shape, file_no=0, layout_no=0):
     chunks = np.asarray(chunks, dtype=np.int64)
     shape = np.asarray(shape, dtype=np.int64)
     ndim = len(chunks)
-    keep = np.ones(len(index), dtype=bool)
+    grid = index.lookup_grid()  # None: no lookup, look at every row
+    cand = None if grid is None else index.rows_in_box(_touched_chunk_coords(sel, chunks, grid))
+    cand_coords = index.coords if cand is None else index.coords[cand]
+    keep = np.ones(len(cand_coords), dtype=bool)
     k0s, k1s = [], []
     for d in range(ndim):
         if d == sel.axis:
             pc, plocal, pout, pcount = point_pieces(sel.points, chunks[d])
-            lo = np.searchsorted(pc, index.coords[:, d], "left")
-            hi = np.searchsorted(pc, index.coords[:, d], "right")
+            lo = np.searchsorted(pc, cand_coords[:, d], "left")
+            hi = np.searchsorted(pc, cand_coords[:, d], "right")
             keep &= hi > lo
             k0s.append(lo)
             k1s.append(hi)
             continue
-        k0, k1 = _axis_overlap(index.coords[:, d], chunks[d], sel.start[d], sel.step[d], sel.count[d])
+        k0, k1 = _axis_overlap(cand_coords[:, d], chunks[d], sel.start[d], sel.step[d], sel.count[d])
         keep &= k0 <= k1
         k0s.append(k0)
         k1s.append(k1)
     nchunks = int(keep.sum())
     k0 = np.stack(k0s, axis=1)[keep]
     k1 = np.stack(k1s, axis=1)[keep]
-    take = np.flatnonzero(keep)
+    take = np.flatnonzero(keep) if cand is None else cand[keep]
     if sel.axis >= 0:
         rep, piece = _expand(k0[:, sel.axis], k1[:, sel.axis])
         take, k0, k1 = take[rep], k0[rep], k1[rep]
