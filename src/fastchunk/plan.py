@@ -27,7 +27,9 @@ def _axis_overlap(c, chunk, start, step, count):
 
 
 def _grid_chunks_touched(sel, chunks):
-    """How many chunks of the grid hold at least one selected element."""
+    """How many chunks of the grid hold at least one selected element. Counted, not listed as
+    _touched_chunk_coords does: on a sparse grid (tbigdims.h5: 4 M chunks along one axis, 2
+    allocated) the lists would be huge; they are built only within a lookup's grid."""
     total = 1
     for d, (a, st, n, cs) in enumerate(zip(sel.start, sel.step, sel.count, chunks)):
         if n == 0:
