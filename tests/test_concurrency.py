@@ -252,6 +252,16 @@ def _os_threads():
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc/self/task")
 def test_pool_and_threads_stay_bounded(files):
+    """Workers never exceed the largest num_threads asked for; each concurrent read has one I/O
+    thread, which parks for the next read afterwards (fc_pool.c), so six concurrent readers add
+    at most six threads, and doing it all again adds none."""
+    def settled(limit):
+        # Threads that ended take a moment to vanish from /proc.
+        deadline = time.monotonic() + 2
+        while _os_threads() > limit and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return _os_threads()
+
     with fastchunk.File(files["tiles"]) as f:
         dsets = [f["t"] for _ in range(6)]
         dsets[0].read(num_threads=4)
@@ -261,12 +271,11 @@ def test_pool_and_threads_stay_bounded(files):
             for r in range(25):
                 dsets[i].read(np.s_[r:], num_threads=1 + (i + r) % 4)
         assert _run_threads(6, work) == [None] * 6
+        after_one = settled(threads + 6)
+        assert after_one <= threads + 6, sorted(os.listdir("/proc/self/task"))
+        assert _run_threads(6, work) == [None] * 6
+        assert settled(after_one) <= after_one, sorted(os.listdir("/proc/self/task"))
     assert _native.pool_size() == pool  # no read asked for more workers than before
-    # Every per-read I/O thread was joined (joined Python threads may take a moment to vanish).
-    deadline = time.monotonic() + 2
-    while _os_threads() > threads and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert _os_threads() <= threads, sorted(os.listdir("/proc/self/task"))
 
 
 def test_open_per_thread_beside_plain_h5py(tmp_path):
