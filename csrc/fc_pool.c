@@ -67,6 +67,18 @@ static fc_job_t *pick_job(fc_pool_t *p)
     return NULL;
 }
 
+/* Start a thread nobody joins (workers and I/O threads live on); pthread_create's status. */
+static int start_detached(void *(*fn)(void *), void *arg)
+{
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&th, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return e;
+}
+
 void fc_pool_run_task_locked(fc_pool_t *p, fc_job_t *job, fc_scratch_t *s)
 {
     fc_task_t *t = job->head;
@@ -154,13 +166,7 @@ int fc_pool_start_io(fc_pool_t *p, fc_job_t *job)
         return FC_E_THREAD;
     pthread_cond_init(&t->cv, NULL);
     t->job = job;
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&th, &attr, io_thread_main, t);
-    pthread_attr_destroy(&attr);
-    if (e) {
+    if (start_detached(io_thread_main, t) != 0) {
         pthread_cond_destroy(&t->cv);
         free(t);
         return FC_E_THREAD;
@@ -175,13 +181,7 @@ int fc_pool_ensure_workers(fc_pool_t *p, int n)
     int rc = FC_OK;
     pthread_mutex_lock(&p->mu);
     while (p->nworkers < n) {
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int e = pthread_create(&th, &attr, worker_main, p);
-        pthread_attr_destroy(&attr);
-        if (e) {
+        if (start_detached(worker_main, p) != 0) {
             rc = p->nworkers > 0 ? FC_OK : FC_E_THREAD; /* run on fewer rather than fail */
             break;
         }
