@@ -24,6 +24,7 @@ CORE_SOURCES = [
     "fc_decode.c",
     "fc_convert.c",
     "fc_partial.c",
+    "fc_plan.c",
     "fc_cpu.c",
     "fc_pool.c",
     "fc_io.c",

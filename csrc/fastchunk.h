@@ -78,6 +78,33 @@ typedef struct {
     uint32_t flags;       /* FC_ROW_* */
 } fc_row_t;
 
+/* A box selection for fc_plan_box: elements start + k * step (k < count) on each axis. */
+typedef struct {
+    int32_t ndim;
+    const int64_t *chunk; /* chunk shape */
+    const int64_t *shape; /* dataset shape: chunks reaching past it get FC_ROW_PARTIAL */
+    const int64_t *start, *step, *count;
+} fc_box_t;
+
+/* A chunk index (ChunkIndex in index.py): n rows of grid coords (n x ndim), offset, nbytes,
+ * filter_mask, sorted by offset. */
+typedef struct {
+    const int64_t *coords;
+    const int64_t *offset;
+    const int64_t *nbytes;
+    const uint32_t *filter_mask;
+} fc_index_t;
+
+/* Plan rows of a box selection: for each index row cand[k] (k < ncand; cand NULL: row k) whose
+ * chunk holds a selected element, in that order, its fc_row_t, its region (3*ndim int64 as in
+ * fc_read_t.regions) and its index row in take. Arrays hold ncand entries; returns how many
+ * were filled. */
+int64_t fc_plan_box(const fc_box_t *box, const fc_index_t *idx, const int64_t *cand,
+                    int64_t ncand, int32_t file_no, int32_t layout_no, fc_row_t *rows,
+                    int64_t *regions, int64_t *take);
+/* How many chunks of the grid hold a selected element (allocated or not), saturating. */
+int64_t fc_plan_touched(const fc_box_t *box);
+
 /* The first error of a read (or of one decode call). */
 typedef struct {
     int code;          /* FC_E_* */

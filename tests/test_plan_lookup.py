@@ -13,17 +13,19 @@ from fastchunk.selection import parse_selection
 
 
 def _plans_agree(ds, sel, monkeypatch):
+    """Lookup and scan, each planned in C (box selections) and with numpy: four equal plans."""
     s = parse_selection(sel, ds.shape)
     plans = []
     for threshold in (1, 10**9):
         monkeypatch.setattr(index_mod, "LOOKUP_MIN_CHUNKS", threshold)
         idx = index_mod.ChunkIndex(ds.index.coords, ds.index.offset, ds.index.nbytes,
                                    ds.index.filter_mask)
-        plans.append(make_plan(idx, s, ds.chunks, ds.shape))
-    (a, b) = plans
-    assert idx.lookup_grid() is None  # the second one scanned
-    assert np.array_equal(a.rows, b.rows) and np.array_equal(a.regions, b.regions)
-    assert np.array_equal(a.coords, b.coords) and a.missing == b.missing
+        plans += [make_plan(idx, s, ds.chunks, ds.shape, native=n) for n in (True, False)]
+    assert idx.lookup_grid() is None  # the last two scanned
+    a = plans[0]
+    for b in plans[1:]:
+        assert np.array_equal(a.rows, b.rows) and np.array_equal(a.regions, b.regions)
+        assert np.array_equal(a.coords, b.coords) and a.missing == b.missing
     return a
 
 

@@ -66,6 +66,25 @@ cdef extern from "fastchunk.h" nogil:
     ctypedef struct fc_scratch_t:
         pass
 
+    ctypedef struct fc_box_t:
+        int32_t ndim
+        const int64_t *chunk
+        const int64_t *shape
+        const int64_t *start
+        const int64_t *step
+        const int64_t *count
+
+    ctypedef struct fc_index_t:
+        const int64_t *coords
+        const int64_t *offset
+        const int64_t *nbytes
+        const uint32_t *filter_mask
+
+    int64_t fc_plan_box(const fc_box_t *box, const fc_index_t *idx, const int64_t *cand,
+                        int64_t ncand, int32_t file_no, int32_t layout_no, fc_row_t *rows,
+                        int64_t *regions, int64_t *take)
+    int64_t fc_plan_touched(const fc_box_t *box)
+
     int fc_job_start(const fc_read_t *req, fc_job_t **job, fc_error_t *err)
     int fc_job_wait(fc_job_t *job, int timeout_ms)
     void fc_job_cancel(fc_job_t *job)
@@ -260,6 +279,69 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     finally:
         free(lays)
     return decoded
+
+
+def plan_box(index, cand, start, step, count, chunks, shape, int file_no=0, int layout_no=0):
+    """Plan rows of a box selection over a ChunkIndex (the fast path of plan.make_plan).
+
+    cand: the index rows to look at (ascending int64), or None for all of them.
+    Returns (rows, regions, take, touched): ROW_DTYPE rows, their (n, 3, ndim) regions, the
+    index row of each, and how many grid chunks hold a selected element (allocated or not).
+    """
+    cdef const int64_t[:, ::1] coords = index.coords
+    cdef const int64_t[::1] offset = index.offset
+    cdef const int64_t[::1] nbytes = index.nbytes
+    cdef const uint32_t[::1] fmask = index.filter_mask
+    cdef int ndim = len(chunks)
+    cdef const int64_t[::1] c_chunk = np.ascontiguousarray(chunks, dtype=np.int64)
+    cdef const int64_t[::1] c_shape = np.ascontiguousarray(shape, dtype=np.int64)
+    cdef const int64_t[::1] c_start = np.ascontiguousarray(start, dtype=np.int64)
+    cdef const int64_t[::1] c_step = np.ascontiguousarray(step, dtype=np.int64)
+    cdef const int64_t[::1] c_count = np.ascontiguousarray(count, dtype=np.int64)
+    if not (0 < ndim <= MAX_DIMS and coords.shape[1] == ndim and c_shape.shape[0] == ndim and
+            c_start.shape[0] == ndim and c_step.shape[0] == ndim and c_count.shape[0] == ndim):
+        raise ValueError("plan_box: index, selection and chunk shape disagree in rank")
+    cdef int d
+    for d in range(ndim):
+        if c_step[d] < 1 or c_chunk[d] < 1 or c_start[d] < 0 or c_count[d] < 0:
+            raise ValueError("plan_box: steps and chunk sizes must be positive, starts and counts not negative")
+    cdef Py_ssize_t nidx = offset.shape[0]
+    if coords.shape[0] != nidx or nbytes.shape[0] != nidx or fmask.shape[0] != nidx:
+        raise ValueError("plan_box: index arrays differ in length")
+    cdef const int64_t[::1] c_cand
+    cdef const int64_t *cand_p = NULL
+    cdef Py_ssize_t ncand = nidx, k
+    if cand is not None:
+        c_cand = np.ascontiguousarray(cand, dtype=np.int64)
+        ncand = c_cand.shape[0]
+        for k in range(ncand):
+            if c_cand[k] < 0 or c_cand[k] >= nidx:
+                raise IndexError("plan_box: candidate row out of range")
+        cand_p = &c_cand[0] if ncand else NULL
+    cdef fc_box_t box
+    box.ndim = ndim
+    box.chunk = &c_chunk[0]
+    box.shape = &c_shape[0]
+    box.start = &c_start[0]
+    box.step = &c_step[0]
+    box.count = &c_count[0]
+    cdef int64_t touched = fc_plan_touched(&box)
+    rows = np.empty(ncand, dtype=ROW_DTYPE)
+    regions = np.empty((ncand, 3, ndim), dtype=np.int64)
+    take = np.empty(ncand, dtype=np.int64)
+    if ncand == 0:
+        return rows, regions, take, touched
+    cdef unsigned char[::1] rows_v = rows.view(np.uint8)
+    cdef int64_t[:, :, ::1] reg_v = regions
+    cdef int64_t[::1] take_v = take
+    cdef fc_index_t idx
+    idx.coords = &coords[0, 0] if nidx else NULL
+    idx.offset = &offset[0] if nidx else NULL
+    idx.nbytes = &nbytes[0] if nidx else NULL
+    idx.filter_mask = &fmask[0] if nidx else NULL
+    cdef int64_t n = fc_plan_box(&box, &idx, cand_p, ncand, file_no, layout_no,
+                                 <fc_row_t *>&rows_v[0], &reg_v[0, 0, 0], &take_v[0])
+    return rows[:n], regions[:n], take[:n], touched
 
 
 def decode_chunk(Layout layout, const unsigned char[::1] src, out, unsigned filter_mask=0,
