@@ -99,6 +99,10 @@ native = Extension(
     "fastchunk._native",
     sources=["src/fastchunk/_native.pyx"] + [os.path.join(CSRC, s) for s in CORE_SOURCES],
     include_dirs=[CSRC],
+    # The SIMD files are compiled apart (BuildExt); naming them and the headers here makes an
+    # in-place rebuild relink when only they changed.
+    depends=[os.path.join(CSRC, s) for s in SIMD_SOURCES]
+    + [os.path.join(CSRC, h) for h in ("fastchunk.h", "fc_internal.h", "fc_job.h")],
     extra_compile_args=BASE_CFLAGS,
     extra_link_args=LDFLAGS,
 )

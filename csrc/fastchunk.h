@@ -187,10 +187,14 @@ int fc_inflate_available(void);
 typedef void (*fc_bitplane_fn)(const uint8_t *in, uint8_t *out, size_t nrow);
 /* in: elem_size planes of n bytes; out: n elements of elem_size bytes. */
 typedef void (*fc_unshuffle_fn)(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
+/* in: one bitshuffle block of m elements (m % 8 == 0), its elem_size byte planes of 8 bit-rows
+ * each; out: the m elements. Returns 0, writing nothing, for sizes it does not handle. */
+typedef int (*fc_elems_fn)(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size);
 typedef struct {
     const char *name;
     fc_bitplane_fn bitplane_untranspose;
     fc_unshuffle_fn byte_unshuffle;
+    fc_elems_fn untranspose_elems; /* one pass for both steps, or NULL */
 } fc_kernels_t;
 /* The kernels in use: FASTCHUNK_SIMD=generic|sse2|avx2|avx512 forces one (if the CPU has it). */
 const fc_kernels_t *fc_kernels(void);

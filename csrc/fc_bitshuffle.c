@@ -25,6 +25,8 @@ static void untranspose_block(const fc_kernels_t *k, const uint8_t *in, uint8_t 
         k->bitplane_untranspose(in, out, m / 8);
         return;
     }
+    if (k->untranspose_elems && k->untranspose_elems(in, out, m, elem_size))
+        return; /* one pass, no planes in between */
     /* Shuffled layout is [byte][bit][m/8]: each byte position is one independent plane. */
     for (size_t j = 0; j < elem_size; j++)
         k->bitplane_untranspose(in + j * m, planes + j * m, m / 8);

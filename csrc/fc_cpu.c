@@ -17,13 +17,14 @@
 #endif
 
 static const fc_kernels_t generic_kernels = {
-    "generic", fc_bitplane_untranspose_generic, fc_byte_unshuffle_generic};
+    "generic", fc_bitplane_untranspose_generic, fc_byte_unshuffle_generic, NULL};
 static const fc_kernels_t sse2_kernels = {
-    "sse2", fc_bitplane_untranspose_sse2, fc_byte_unshuffle_sse2};
+    "sse2", fc_bitplane_untranspose_sse2, fc_byte_unshuffle_sse2, NULL};
 static const fc_kernels_t avx2_kernels = {
-    "avx2", fc_bitplane_untranspose_avx2, fc_byte_unshuffle_avx2};
+    "avx2", fc_bitplane_untranspose_avx2, fc_byte_unshuffle_avx2, NULL};
 static const fc_kernels_t avx512_kernels = {
-    "avx512", fc_bitplane_untranspose_avx512, fc_byte_unshuffle_avx512};
+    "avx512", fc_bitplane_untranspose_avx512, fc_byte_unshuffle_avx512,
+    fc_untranspose_elems_avx512};
 
 static const fc_kernels_t *selected;
 static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
