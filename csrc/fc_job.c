@@ -384,11 +384,7 @@ int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
         *out_job = job;
         return FC_OK;
     }
-    rc = fc_pool_ensure_workers(p, req->num_threads);
-    if (rc != FC_OK) {
-        free(job);
-        return fc_fail(err, rc, 0, "cannot start worker threads");
-    }
+    fc_pool_ensure_workers(p, req->num_threads - 1); /* the caller is the last decoder */
     pthread_mutex_lock(&p->mu);
     job->next = p->jobs;
     p->jobs = job;
@@ -441,9 +437,11 @@ int fc_job_wait(fc_job_t *job, int timeout_ms)
                 continue;
             }
         }
-        if (timeout_ms < 0)
-            pthread_cond_wait(&job->done_cv, &p->mu);
-        else if (pthread_cond_timedwait(&job->done_cv, &p->mu, &until) == ETIMEDOUT)
+        job->caller_waiting = 1;
+        int rc = timeout_ms < 0 ? pthread_cond_wait(&job->done_cv, &p->mu)
+                                : pthread_cond_timedwait(&job->done_cv, &p->mu, &until);
+        job->caller_waiting = 0;
+        if (rc == ETIMEDOUT)
             break;
     }
     done = job->io_done && job->outstanding == 0;

@@ -48,6 +48,7 @@ struct fc_job {
     pthread_cond_t io_cv;     /* the I/O thread waits here for room */
     pthread_cond_t done_cv;   /* the caller waits here, for the end or for a task to help with */
     fc_scratch_t *caller_scratch; /* the caller's, while it helps decode (fc_job_wait) */
+    int caller_waiting;       /* the caller sleeps on done_cv and nobody has woken it yet */
     int64_t decoded;          /* atomic: chunks decoded (a chunk shared by rows counts once) */
 };
 
@@ -65,7 +66,7 @@ struct fc_pool {
 };
 
 fc_pool_t *fc_pool_get(void);
-int fc_pool_ensure_workers(fc_pool_t *p, int n);
+void fc_pool_ensure_workers(fc_pool_t *p, int n);
 fc_buf_t *fc_pool_take_buf(fc_pool_t *p, size_t need);
 void fc_pool_release_buf(fc_pool_t *p, fc_buf_t *buf); /* caller holds p->mu */
 /* Run job's I/O on a parked I/O thread, or on a new one: FC_OK or FC_E_THREAD. A thread costs

@@ -2,8 +2,9 @@
  *
  * One mutex guards the pool and every job's queue: tasks are whole chunks (or runs of small
  * chunks), so a lock per task is noise next to the decode. Workers are created lazily up to
- * the largest num_threads any read asked for and live as long as the process; a job limits
- * itself to its own num_threads, counting its caller, which decodes too while it waits.
+ * one less than the largest num_threads any read asked for and live as long as the process;
+ * a job limits itself to its own num_threads, counting its caller, which decodes too while it
+ * waits (so no worker sleeps while every slot of a job is busy, to be woken for nothing).
  * Each running read has an I/O thread of its own; finished ones park for the next read. After
  * fork() the child forgets the parent's pool (its threads do not exist there) and builds a
  * new one on its first read. */
@@ -104,8 +105,9 @@ void fc_pool_run_task_locked(fc_pool_t *p, fc_job_t *job, fc_scratch_t *s)
     pthread_cond_signal(&job->io_cv);
     if (job->io_done && job->outstanding == 0)
         pthread_cond_broadcast(&job->done_cv);
-    if (job->head)
-        pthread_cond_signal(&p->work_cv); /* this job may now have a free slot */
+    /* This thread takes the next task itself; wake another only for the one after it. */
+    if (job->outstanding - job->active > 1 && job->active + 1 < job->req.num_threads)
+        pthread_cond_signal(&p->work_cv);
 }
 
 static void *worker_main(void *arg)
@@ -174,21 +176,15 @@ int fc_pool_start_io(fc_pool_t *p, fc_job_t *job)
     return FC_OK;
 }
 
-int fc_pool_ensure_workers(fc_pool_t *p, int n)
+void fc_pool_ensure_workers(fc_pool_t *p, int n)
 {
     if (n > MAX_WORKERS)
         n = MAX_WORKERS;
-    int rc = FC_OK;
     pthread_mutex_lock(&p->mu);
-    while (p->nworkers < n) {
-        if (start_detached(worker_main, p) != 0) {
-            rc = p->nworkers > 0 ? FC_OK : FC_E_THREAD; /* run on fewer rather than fail */
-            break;
-        }
+    /* A read's caller decodes too: fewer workers than asked for, even none, only slow it. */
+    while (p->nworkers < n && start_detached(worker_main, p) == 0)
         p->nworkers++;
-    }
     pthread_mutex_unlock(&p->mu);
-    return rc;
 }
 
 fc_buf_t *fc_pool_take_buf(fc_pool_t *p, size_t need)
