@@ -144,6 +144,8 @@ typedef struct {
  * fc_job_decoded: chunks the job has decoded so far (each stored chunk once however many rows
  *   name it); call it before fc_job_finish (tests check a shared chunk is decoded once).
  * fc_read_sync: start + finish, for callers that need no interruption.
+ * fc_job_missed_wakeups: waits, in this process, that ran out their timeout on a job already
+ *   complete (a lost wake-up; always 0 unless the pool has a bug).
  * Several jobs may run at once from different threads; they share the pool. */
 typedef struct fc_job fc_job_t;
 int fc_job_start(const fc_read_t *req, fc_job_t **job, fc_error_t *err);
@@ -152,7 +154,9 @@ void fc_job_cancel(fc_job_t *job);
 int fc_job_finish(fc_job_t *job, fc_error_t *err);
 int64_t fc_job_decoded(const fc_job_t *job);
 int fc_read_sync(const fc_read_t *req, fc_error_t *err);
-/* Worker threads currently in the pool (grows to the largest num_threads asked for). */
+int64_t fc_job_missed_wakeups(void);
+/* Worker threads currently in the pool (grows to one less than the largest num_threads asked
+ * for: a read's caller decodes too). */
 int fc_pool_size(void);
 
 /* ---- decoders (each thread-safe given its own scratch) -------------------------------- */

@@ -84,10 +84,7 @@ static int64_t row_at(const fc_read_t *r, int64_t i, int64_t j, int64_t at)
     return j - 1;
 }
 
-/* Append a task to the job's queue and wake one thread to decode it: the read's caller if it
- * sleeps (it decodes too), else a worker, and only while the job has a free slot. A worker
- * woken with every slot busy finds nothing and sleeps again, and on a loaded machine that
- * wake-up takes a core from a thread that is decoding. Caller holds p->mu. */
+/* Append a task to the job's queue and wake a thread for it; caller holds p->mu. */
 static void enqueue_locked(fc_job_t *job, fc_task_t *t)
 {
     if (job->tail)
@@ -96,14 +93,7 @@ static void enqueue_locked(fc_job_t *job, fc_task_t *t)
         job->head = t;
     job->tail = t;
     job->outstanding++;
-    int64_t queued = job->outstanding - job->active, woken = 0;
-    if (job->caller_waiting) {
-        job->caller_waiting = 0;
-        pthread_cond_signal(&job->done_cv);
-        woken = 1;
-    }
-    if (queued > woken && job->active < job->req.num_threads)
-        pthread_cond_signal(&job->pool->work_cv);
+    fc_job_wake_locked(job, 0);
 }
 
 /* Hand one direct-read row to the workers (no buffer: they pread into `out`). */

@@ -75,6 +75,11 @@ int fc_pool_start_io(fc_pool_t *p, fc_job_t *job);
 /* Take the job's next task and run it like a worker would (a free slot and a task: the caller
  * checks both); caller holds p->mu, which is released while the task runs. */
 void fc_pool_run_task_locked(fc_pool_t *p, fc_job_t *job, fc_scratch_t *s);
+/* Wake threads for the job's queued tasks, less `spare` that a thread awake will take: the
+ * read's caller first if it sleeps (it decodes too), then one worker, only while the job has a
+ * free slot. A worker woken with every slot busy finds nothing and sleeps again, and on a
+ * loaded machine that wake-up takes a core from a thread that is decoding. Holds p->mu. */
+void fc_job_wake_locked(fc_job_t *job, int64_t spare);
 fc_scratch_t *fc_pool_take_scratch(fc_pool_t *p);
 void fc_pool_release_scratch(fc_pool_t *p, fc_scratch_t *s);
 

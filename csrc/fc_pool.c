@@ -105,18 +105,35 @@ void fc_pool_run_task_locked(fc_pool_t *p, fc_job_t *job, fc_scratch_t *s)
     pthread_cond_signal(&job->io_cv);
     if (job->io_done && job->outstanding == 0)
         pthread_cond_broadcast(&job->done_cv);
-    /* This thread takes the next task itself; wake another only for the one after it. */
-    if (job->outstanding - job->active > 1 && job->active + 1 < job->req.num_threads)
-        pthread_cond_signal(&p->work_cv);
+    fc_job_wake_locked(job, 1); /* this thread takes the next task of this job itself */
+}
+
+void fc_job_wake_locked(fc_job_t *job, int64_t spare)
+{
+    int64_t queued = job->outstanding - job->active - spare;
+    if (queued <= 0)
+        return;
+    if (job->caller_waiting) {
+        job->caller_waiting = 0;
+        pthread_cond_signal(&job->done_cv);
+        queued--;
+    }
+    if (queued > 0 && job->active + spare < job->req.num_threads)
+        pthread_cond_signal(&job->pool->work_cv);
 }
 
 static void *worker_main(void *arg)
 {
     fc_pool_t *p = arg;
     fc_scratch_t *s = fc_scratch_new(); /* this worker's own, reused for every task */
+    fc_job_t *job = NULL;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        fc_job_t *job = pick_job(p);
+        /* Stay with the read of the task just run while it has work (fc_job_wake_locked
+         * counts on it). It is still alive: its caller frees it only after taking p->mu,
+         * which this thread has held since that task's end. */
+        if (!job || !job->head || job->active >= job->req.num_threads)
+            job = pick_job(p);
         if (job)
             fc_pool_run_task_locked(p, job, s);
         else

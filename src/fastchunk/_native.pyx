@@ -91,6 +91,7 @@ cdef extern from "fastchunk.h" nogil:
     int fc_job_finish(fc_job_t *job, fc_error_t *err)
     int64_t fc_job_decoded(const fc_job_t *job)
     int fc_pool_size()
+    int64_t fc_job_missed_wakeups()
     int fc_inflate_available()
 
     fc_scratch_t *fc_scratch_new()
@@ -406,6 +407,12 @@ def simd_select(name):
 def pool_size():
     """Worker threads in the process-wide pool."""
     return fc_pool_size()
+
+
+def missed_wakeups():
+    """Waits for a read that ran out a wait slice although the read was done: lost wake-ups
+    (tests require none)."""
+    return fc_job_missed_wakeups()
 
 
 # ---- chunk index sink -------------------------------------------------------------------
