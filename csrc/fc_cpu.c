@@ -21,7 +21,8 @@ static const fc_kernels_t generic_kernels = {
 static const fc_kernels_t sse2_kernels = {
     "sse2", fc_bitplane_untranspose_sse2, fc_byte_unshuffle_sse2, NULL};
 static const fc_kernels_t avx2_kernels = {
-    "avx2", fc_bitplane_untranspose_avx2, fc_byte_unshuffle_avx2, NULL};
+    "avx2", fc_bitplane_untranspose_avx2, fc_byte_unshuffle_avx2,
+    fc_untranspose_elems_avx2};
 static const fc_kernels_t avx512_kernels = {
     "avx512", fc_bitplane_untranspose_avx512, fc_byte_unshuffle_avx512,
     fc_untranspose_elems_avx512};

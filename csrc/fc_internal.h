@@ -85,6 +85,7 @@ void fc_bitplane_untranspose_sse2(const uint8_t *in, uint8_t *out, size_t nrow);
 void fc_byte_unshuffle_sse2(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
 void fc_bitplane_untranspose_avx2(const uint8_t *in, uint8_t *out, size_t nrow);
 void fc_byte_unshuffle_avx2(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
+int fc_untranspose_elems_avx2(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size);
 void fc_bitplane_untranspose_avx512(const uint8_t *in, uint8_t *out, size_t nrow);
 void fc_byte_unshuffle_avx512(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
 int fc_untranspose_elems_avx512(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size);

@@ -60,8 +60,9 @@ def test_selections(tmp_path, sel, num_threads, simd):
 @pytest.mark.parametrize("block_size", [64, 2048, 4096, 32768])  # 16 kB and 128 kB blocks for u4
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
 def test_block_sizes(tmp_path, block_size, dtype, simd):
-    """Every element size, blocks of 64 to 32768 elements (the fused AVX-512 untranspose takes
-    2- and 4-byte blocks of a multiple of 512 elements), and a short last block."""
+    """Every element size, blocks of 64 to 32768 elements (the fused untranspose takes 2- and
+    4-byte blocks of a multiple of 512 elements with AVX-512, 256 with AVX2), and a short last
+    block."""
     data = testing.eiger_frames(3, shape=(257, 311), dtype=dtype)
     p = testing.write_dataset(tmp_path / "d.h5", "x", data, (1, 257, 311), "bslz4", block_size=block_size)
     with fastchunk.File(p) as f:
