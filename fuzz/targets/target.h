@@ -41,11 +41,11 @@ static inline uint8_t *fuzz_rest(fuzz_in_t *in)
     return b;
 }
 
-/* Kernel set from a parameter byte: generic, sse2 or avx2 where this CPU has them. */
+/* Kernel set from a parameter byte: generic, sse2, avx2 or avx512 where this CPU has them. */
 static inline void fuzz_pick_kernels(unsigned v)
 {
-    static const char *names[] = {"generic", "sse2", "avx2"};
-    if (fc_kernels_select(names[v % 3]) != 0)
+    static const char *names[] = {"generic", "sse2", "avx2", "avx512"};
+    if (fc_kernels_select(names[v % 4]) != 0)
         fc_kernels_select("generic");
 }
 
