@@ -53,14 +53,15 @@ static int validate(const fc_read_t *r, fc_error_t *err)
         err->row = i;
         if (row->file_no < 0 || row->file_no >= r->nfiles || row->layout_no < 0 ||
             row->layout_no >= r->nlayouts || row->offset < 0 || row->nbytes < 0 ||
-            row->nbytes > MAX_CHUNK_BYTES)
+            row->nbytes > MAX_CHUNK_BYTES || row->offset > INT64_MAX - row->nbytes)
             return fc_fail(err, FC_E_INVALID, 0, "bad plan row");
         const fc_layout_t *lay = &r->layouts[row->layout_no];
         const int64_t *cs = r->regions + i * 3 * nd, *os = cs + nd, *cnt = os + nd;
+        /* Written so that no sum or product can overflow: a wrapped one would pass. */
         for (int d = 0; d < nd; d++) {
-            if (cnt[d] < 1 || cs[d] < 0 || os[d] < 0 ||
-                cs[d] + (cnt[d] - 1) * r->step[d] >= lay->chunk_shape[d] ||
-                os[d] + cnt[d] > r->out_shape[d])
+            if (cnt[d] < 1 || cs[d] < 0 || os[d] < 0 || cs[d] >= lay->chunk_shape[d] ||
+                cnt[d] - 1 > (lay->chunk_shape[d] - 1 - cs[d]) / r->step[d] ||
+                os[d] > r->out_shape[d] - cnt[d])
                 return fc_fail(err, FC_E_INVALID, 0, "plan region outside the chunk or the output");
         }
     }
@@ -132,7 +133,9 @@ static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *c
         cstride[d] = cstride[d + 1] * lay->chunk_shape[d + 1];
         ostride[d] = ostride[d + 1] * r->out_shape[d + 1];
     }
-    int64_t sstep = r->step[ra] * cstride[ra], dstep = ostride[ra], n = cnt[ra];
+    /* A run of one element has no step: validate() bounds the step only where count > 1,
+     * and step * stride of a huge step (ds[::2**62, 5]) would overflow. */
+    int64_t n = cnt[ra], sstep = (n > 1 ? r->step[ra] : 1) * cstride[ra], dstep = ostride[ra];
     memset(idx, 0, sizeof idx);
     for (;;) {
         int64_t ci = 0, oi = 0;

@@ -19,7 +19,8 @@ size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t 
     stride[nd - 1] = 1;
     for (int d = nd - 2; d >= 0; d--)
         stride[d] = stride[d + 1] * lay->chunk_shape[d + 1];
-    int64_t be = (int64_t)block_elems, step = r->step[ra] * stride[ra], n = cnt[ra];
+    int64_t be = (int64_t)block_elems, n = cnt[ra];
+    int64_t step = (n > 1 ? r->step[ra] : 1) * stride[ra]; /* as in scatter(): no overflow */
     for (;;) {
         int64_t first = 0;
         for (int d = 0; d < nd; d++)

@@ -195,12 +195,81 @@ def synthetic_files(d):
     return out
 
 
+def _stored_chunks(path, name):
+    """(stored bytes, filter_mask) of each chunk of one dataset, in chunk index order."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        dsid = f[name].id
+        out = []
+        for i in range(dsid.get_num_chunks()):
+            info = dsid.get_chunk_info(i)
+            mask, raw = dsid.read_direct_chunk(info.chunk_offset)
+            out.append((raw, mask))
+        return out
+
+
+def _read_seed(chunks, es, pipeline, chunk, out, step, regions, threads=1, links=None):
+    """One input of fuzz/targets/read.c: a valid plan whose rows are regions (cs, os, cnt per
+    axis) of the stored chunks, which make up the file. regions: (chunk number, cs, os, cnt)."""
+    nd = len(chunk)
+    offsets, pos = [], 0
+    for raw, _ in chunks:
+        offsets.append(pos)
+        pos += len(raw)
+    b = bytes([(nd - 1) | (es.bit_length() - 1) << 2 | pipeline << 4 | threads - 1 << 7, 0, 0])
+    for c, o, s in zip(chunk, out, step):
+        b += struct.pack("<HHB", c - 1, o, s - 1)
+    b += bytes([len(regions) - 1])
+    for k, (ci, cs, os_, cnt) in enumerate(regions):
+        mask = chunks[ci][1] & 1
+        b += bytes([0, (links[k] if links else 0) | mask << 4])
+        b += struct.pack("<qq", offsets[ci], len(chunks[ci][0]))
+        # read.c takes cnt as "as many as fit, less v"
+        most = [min((c - 1 - a) // s + 1, o) for c, a, s, o in zip(chunk, cs, step, out)]
+        b += struct.pack(f"<{3 * nd}q", *cs, *os_, *[m - n for m, n in zip(most, cnt)])
+    return b + b"".join(raw for raw, _ in chunks)
+
+
+def read_seeds(seeds, tmp):
+    """Valid plans over raw, bitshuffle+LZ4 and LZ4 chunks: scatter, strided (partial bslz4
+    decode), a chunk shared by two rows (inline read), whole chunks read straight into out."""
+    from fastchunk import testing
+    path = pathlib.Path(tmp) / "read.h5"
+    rng = np.random.default_rng(0)
+    frame = lambda shape, dt: rng.poisson(3, shape).astype(dt)  # noqa: E731  (detector-like)
+    for name, data, chunks, comp in [
+            ("raw", frame((32, 48), np.uint16), (16, 24), None),
+            ("bslz4", frame((32, 48), np.uint32), (16, 24), "bslz4"),
+            ("big", frame((128, 128), np.uint32), (128, 128), None),
+            ("lz4", frame((4096,), np.uint8), (4096,), "lz4"),
+            ("raw3", frame((2, 16, 24), np.uint8), (1, 16, 24), None)]:
+        testing.write_dataset(path, name, data, chunks, comp)
+    raw, bs = _stored_chunks(path, "raw"), _stored_chunks(path, "bslz4")
+    quads = [(k, (0, 0), (16 * (k // 2), 24 * (k % 2)), (16, 24)) for k in range(4)]
+    seeds.add("read", _read_seed(raw, 2, 0, (16, 24), (32, 48), (1, 1), quads, threads=2))
+    seeds.add("read", _read_seed(bs, 4, 1, (16, 24), (32, 48), (1, 1), quads, threads=2))
+    strided = [(k, (0, 0), (8 * (k // 2), 8 * (k % 2)), (8, 8)) for k in range(4)]
+    seeds.add("read", _read_seed(bs, 4, 1, (16, 24), (16, 16), (2, 3), strided))
+    shared = [(0, (0, 0), (0, 0), (4, 24)), (0, (8, 3), (4, 0), (8, 20))]
+    seeds.add("read", _read_seed(bs[:1], 4, 1, (16, 24), (12, 24), (1, 1), shared))
+    # two rows on one 64 KiB chunk, told apart by FC_ROW_PARTIAL: two direct preads into out
+    whole = [(0, (0, 0), (0, 0), (128, 128)), (0, (0, 0), (128, 0), (128, 128))]
+    seeds.add("read", _read_seed(_stored_chunks(path, "big"), 4, 0, (128, 128), (256, 128), (1, 1),
+                                 whole, threads=2, links=[0, 8]))
+    seeds.add("read", _read_seed(_stored_chunks(path, "lz4"), 1, 2, (4096,), (4096,), (1,),
+                                 [(0, (0,), (0,), (4096,))]))
+    planes = [(k, (0, 0, 0), (k, 0, 0), (1, 16, 24)) for k in range(2)]
+    seeds.add("read", _read_seed(_stored_chunks(path, "raw3"), 1, 0, (1, 16, 24), (2, 16, 24),
+                                 (1, 1, 1), planes, threads=2))
+
+
 def build(root, realdata=None):
     """Write seeds under root/<target>/; returns the count per target."""
     seeds = Seeds(root)
     with tempfile.TemporaryDirectory() as tmp:
         for p in synthetic_files(tmp):
             from_file(seeds, p)
+        read_seeds(seeds, tmp)
     if realdata is not None and pathlib.Path(realdata).is_dir():
         for p in sorted(pathlib.Path(realdata).rglob("*")):
             if p.is_file() and p.suffix in (".h5", ".hdf5", ".nxs") and p.stat().st_size < (64 << 20):

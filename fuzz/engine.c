@@ -44,7 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static uint8_t hits[MAP_SIZE];   /* this run: hit count per hashed edge */
 static uint8_t blocks[MAP_SIZE]; /* ever: 1 per hashed basic block */
 static uint8_t seen[MAP_SIZE];   /* ever: one bit per hit-count bucket per edge */
-static uintptr_t prev_block;
+/* Per thread: a read's I/O thread and workers run traced code beside the caller, and one
+ * shared previous block would pair blocks of different threads into edges no input decides. */
+static __thread uintptr_t prev_block;
 
 static inline uintptr_t mix(uintptr_t x)
 {

@@ -38,7 +38,14 @@ TARGETS = {
     "shuffle": ["fc_shuffle.c"],
     "fletcher32": ["fc_fletcher32.c"],
     "pipeline": ["fc_decode.c"],
+    "read": ["fc_job.c", "fc_partial.c"],
 }
+# target -> C files it links beyond the decoders: only `read` drives the job, I/O thread and
+# pool (fc_plan.c is left out: Python plans before C reads)
+EXTRA = {"read": ["fc_job.c", "fc_io.c", "fc_pool.c", "fc_partial.c", "fc_convert.c"]}
+# built without trace-pc: whether a worker or the caller runs a task is timing, not input, and
+# would read as new coverage
+UNTRACED = {"fc_pool.c"}
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 SAN_ENV = {
     # A decoder must reject a lying size before it allocates: anything over 64 MiB is a bug.
@@ -58,8 +65,9 @@ def compile_all(out, extra, coverage_flags):
     base = ["gcc", "-std=gnu11", "-g", "-I", str(CSRC), "-DFC_HAVE_ZLIB=1", "-DFC_HAVE_SSE2=1",
             "-DFC_HAVE_AVX2=1", "-DFC_HAVE_AVX512=1"] + extra
     jobs = []
-    for name in DECODERS + list(SIMD):
-        flags = coverage_flags + SIMD.get(name, [])
+    extra_srcs = sorted({f for fs in EXTRA.values() for f in fs})
+    for name in DECODERS + list(SIMD) + extra_srcs:
+        flags = (coverage_flags if name not in UNTRACED else []) + SIMD.get(name, [])
         jobs.append(base + flags + ["-c", str(CSRC / name), "-o", str(out / (name[:-2] + ".o"))])
     jobs.append(base + ["-c", str(HERE / "engine.c"), "-o", str(out / "engine.o")])
     for t in TARGETS:
@@ -70,8 +78,9 @@ def compile_all(out, extra, coverage_flags):
             f.result()
     objs = [out / (n[:-2] + ".o") for n in DECODERS + list(SIMD)]
     for t in TARGETS:
+        own = [str(out / (n[:-2] + ".o")) for n in EXTRA.get(t, [])]
         sh(["gcc"] + extra + [str(out / "engine.o"), str(out / f"target_{t}.o")]
-           + [str(o) for o in objs] + ["-lz", "-pthread", "-o", str(out / f"fuzz-{t}")])
+           + [str(o) for o in objs] + own + ["-lz", "-pthread", "-o", str(out / f"fuzz-{t}")])
     return out
 
 

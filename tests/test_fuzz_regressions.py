@@ -26,3 +26,16 @@ def test_empty_chunk_with_no_stored_bytes(pipeline):
         assert out.size == 0
     except fastchunk.ChunkDecodeError:
         pass  # a filter that wants a header or a checksum may refuse nothing at all
+
+
+def test_huge_step_on_a_one_element_axis(tmp_path):
+    """fuzz/regressions/read/scatter-huge-step-one-element: a step of 2**62 on an axis that
+    selects one element passed validate() (rightly) but scatter() and fc_mark_blocks()
+    multiplied it by the chunk stride anyway (UBSan: signed integer overflow)."""
+    from fastchunk import testing
+    data = np.arange(48, dtype=np.uint16).reshape(6, 8)
+    for comp in (None, "bslz4"):
+        p = testing.write_dataset(tmp_path / f"{comp}.h5", "d", data, (3, 4), comp)
+        with fastchunk.File(p) as f:
+            np.testing.assert_array_equal(f["d"][::2**62, 5], data[::2**62, 5])
+            np.testing.assert_array_equal(f["d"][::2**62, ::2**62], data[::2**62, ::2**62])
