@@ -157,12 +157,10 @@ static void scatter(const fc_read_t *r, const fc_layout_t *lay, const uint8_t *c
     }
 }
 
-/* Decode row i's chunk (unless `reuse`: the previous row of this worker decoded the same
- * chunk into scratch) and put its region into `out`. Returns FC_OK and sets *in_scratch to
- * whether the decoded chunk is left in s->chunk for a following row. */
 /* Decode row i's chunk and put its region into `out`. reuse: the chunk is already decoded
- * in s->chunk (the previous row named the same chunk). A row whose chunk another row needs
- * next is decoded whole; otherwise a small region decodes only its bitshuffle blocks. */
+ * in s->chunk (the previous row of this worker named the same chunk). A row whose chunk the
+ * next row needs is decoded whole; otherwise a small region decodes only its bitshuffle
+ * blocks. Sets *in_scratch to whether the decoded chunk is left in s->chunk. */
 static int process_row(const fc_read_t *r, int64_t i, const uint8_t *src, fc_scratch_t *s,
                        int reuse, int *in_scratch, fc_error_t *err)
 {
