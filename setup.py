@@ -43,7 +43,9 @@ BASE_CFLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 BASE_CFLAGS += ["-O0", "-g"] if DEBUG or SANITIZE else ["-O3"]
 LDFLAGS = ["-pthread"]
 if SANITIZE:
-    san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+    # -fno-wrapv: Python's own CFLAGS carry -fwrapv, which would hide signed overflow from UBSan.
+    san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined",
+           "-fno-wrapv"]
     BASE_CFLAGS += san
     LDFLAGS += san
 

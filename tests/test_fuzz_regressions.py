@@ -30,10 +30,10 @@ def test_empty_chunk_with_no_stored_bytes(pipeline):
 
 def test_huge_step_on_a_one_element_axis(tmp_path):
     """A step of 2**62 on axes that select one element reads what numpy gives. scatter() and
-    fc_mark_blocks() used to multiply such a step by the chunk stride (signed overflow, though
-    unused for a one-element run). That overflow is guarded by the fuzz build, which replays
-    fuzz/regressions/read/scatter-huge-step-one-element under UBSan: the extension is built
-    with Python's -fwrapv, so the sanitizer test run cannot see it."""
+    fc_mark_blocks() used to multiply such a step by the chunk stride: a signed overflow
+    (unused for a one-element run) that the sanitizer run (.ci/sanitize, built -fno-wrapv)
+    reports, as does the fuzz replay of fuzz/regressions/read/scatter-huge-step-one-element.
+    With the fix undone, this test aborts there with UBSan's signed-integer-overflow."""
     from fastchunk import testing
     data = np.arange(48, dtype=np.uint16).reshape(6, 8)
     for comp in (None, "bslz4"):
