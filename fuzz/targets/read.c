@@ -6,7 +6,8 @@
  * lz4), bit 6 DONT_FILTER_PARTIAL, bit 7 two threads. misc: bits 0-1 kernel set, 2-7 the
  * bitshuffle block size / 8. conv: bit 7 converts (bit 6 signed source, bit 3 a wrong source
  * size; bits 0-1 size, bit 2 signedness of the output). step bytes >= 0xF0 pick hostile
- * steps (0, -1, huge). row: u8 mode | u8 links | i64 offset | i64 nbytes | 3*ndim i64 (chunk start, out start,
+ * steps (0, -1, huge).
+ * row: u8 mode | u8 links | i64 offset | i64 nbytes | 3*ndim i64 (chunk start, out start,
  * count). mode bits 0-1: 0-1 region derived in range, 2 derived then nudged by -1/0/+1,
  * 3 taken raw; bit 2: offset/nbytes raw (else taken modulo the file). links: bit 0 file_no 1,
  * bit 1 layout_no 1, bit 2 both -1 (no such file or layout), bit 3 FC_ROW_PARTIAL, bit 4
