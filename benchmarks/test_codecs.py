@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastchunk
+import lz4_sequence_costs
 from fastchunk import testing
 
 FRAMES = int(os.environ.get("FASTCHUNK_BENCH_FRAMES", "20"))
@@ -87,3 +88,32 @@ def test_raw_pread(benchmark, case):
         benchmark(lambda: [os.preadv(fd, [v], o) for v, (o, _) in zip(views, spans)])
     finally:
         os.close(fd)
+
+
+def test_lz4_sequence_costs_rewritings(tmp_path):
+    """lz4_sequence_costs.py (the script behind README's "Why LZ4 32004 misses"): its encoder
+    gives back the stored block, and each rewriting is a valid block of the same decoded size
+    (decode_costs decodes every one) that removes what its name says."""
+    path = lz4_sequence_costs.frames_file(np.uint32, 1, tmp_path)
+    rows = {name: (n, share) for name, n, share, _ in
+            lz4_sequence_costs.decode_costs(path, np.uint32, repeat=1)}
+    assert list(rows) == ["as stored", "offset 2 -> 16", "far offsets", "no loop exits", "floor"]
+    # (the KEEP sequences at each end stay as they are: a block starts and ends with literals)
+    assert rows["as stored"][1] < 0.99 and min(rows["no loop exits"][1], rows["floor"][1]) > 0.9999
+    with h5py.File(path, "r") as h:
+        block = h["/data"].id.read_direct_chunk((0, 0, 0))[1][16:]
+    made = dict(lz4_sequence_costs.variants(block))
+    keep = lz4_sequence_costs.KEEP
+
+    def offsets(name):
+        """(output position, offset) of the rewritten sequences."""
+        seqs, op, out = lz4_sequence_costs.parse(made[name]), 0, []
+        for i, (literals, offset, mlen) in enumerate(seqs[:-1]):
+            if keep <= i < len(seqs) - keep:
+                out.append((op, offset))
+            op += len(literals) + mlen
+        return out
+    assert 2 in {o for _, o in offsets("as stored")}
+    assert 2 not in {o for _, o in offsets("offset 2 -> 16")}
+    assert any(8 <= o < 64 for _, o in offsets("as stored"))
+    assert all(o >= min(op, 2048) for op, o in offsets("far offsets") if o >= 8)
