@@ -31,6 +31,19 @@ def test_pipeline_matches_h5py(tmp_path, compression, dtype, num_threads, simd):
             assert_identical(ds[sel], h5py_read(p, "x", sel))
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float64, "S3"])
+@pytest.mark.parametrize("chunks", [(1, 7, 5), (3, 13, 9), (2, 4, 1)])
+def test_shuffle_any_chunk_size(tmp_path, dtype, chunks, simd):
+    """Byte unshuffle of chunks whose element count is not a multiple of 8 or 16 (the kernels'
+    steps): every kernel's word or vector loop and its scalar tail meet in every chunk."""
+    data = _frames(np.uint32).astype(np.float64 if dtype == np.float64 else np.uint32)
+    data = data.view(np.uint8)[..., : data.shape[-1] * 3].copy().view("S3") if dtype == "S3" else data.astype(dtype)
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, chunks, "shuffle")
+    with fastchunk.File(p) as f:
+        assert f["x"].native, f["x"].reason
+        assert_identical(f["x"][()], h5py_read(p, "x"))
+
+
 @pytest.mark.parametrize("block_size", [3, 64, 1000, 1 << 20])
 def test_lz4_block_sizes(tmp_path, block_size):
     data = _frames(np.uint32, n=3)
