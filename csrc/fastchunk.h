@@ -31,6 +31,7 @@ const char *fc_strerror(int code);
 #define FC_FILTER_DEFLATE 1
 #define FC_FILTER_SHUFFLE 2
 #define FC_FILTER_FLETCHER32 3
+#define FC_FILTER_LZF 32000
 #define FC_FILTER_LZ4 32004
 #define FC_FILTER_BITSHUFFLE 32008
 

@@ -72,7 +72,8 @@ static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inl
         *out = inlen;
         return FC_OK;
     case FC_FILTER_DEFLATE:
-        *out = expect; /* deflate has no size header: the chunk plus any checksums still to strip */
+    case FC_FILTER_LZF:
+        *out = expect; /* no size header: the chunk plus any checksums still to strip */
         return FC_OK;
     default:
         return fc_fail(err, FC_E_UNSUPPORTED, 0, "filter not supported natively");
@@ -89,6 +90,8 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
         return fc_lz4_filter_decode(in, inlen, out, outlen, err);
     case FC_FILTER_DEFLATE:
         return fc_inflate_decode(in, inlen, out, outlen, s, err);
+    case FC_FILTER_LZF:
+        return fc_lzf_decode(in, inlen, out, outlen, err);
     case FC_FILTER_SHUFFLE:
         if (inlen != outlen)
             return fc_fail(err, FC_E_CORRUPT, inlen, "shuffle: stored size differs from the chunk size");

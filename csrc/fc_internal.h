@@ -71,6 +71,7 @@ size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t ele
 /* Pipeline stages (one file each). */
 int fc_lz4_filter_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                          fc_error_t *err);
+int fc_lzf_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err);
 int fc_shuffle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t elem_size);
 int fc_fletcher32_verify(const uint8_t *src, size_t srclen, fc_error_t *err);
 int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,

@@ -16,7 +16,7 @@ import numpy as np
 MAX_DECODED = 64 << 10  # seeds decode to at most this many bytes
 PER_DATASET = 3         # chunks taken from one dataset
 PER_TARGET = 300
-DEFLATE, SHUFFLE, FLETCHER32, LZ4, BITSHUFFLE = 1, 2, 3, 32004, 32008
+DEFLATE, SHUFFLE, FLETCHER32, LZF, LZ4, BITSHUFFLE = 1, 2, 3, 32000, 32004, 32008
 # fuzz/targets/pipeline.c's table, as tuples of (id, bitshuffle compression or None)
 BS_LZ4, BS_RAW = (BITSHUFFLE, 2), (BITSHUFFLE, 0)
 PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE, None),),
@@ -25,7 +25,9 @@ PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE
              ((DEFLATE, None), (FLETCHER32, None)), ((LZ4, None), (FLETCHER32, None)),
              ((SHUFFLE, None), (LZ4, None)), (BS_LZ4, (FLETCHER32, None)),
              ((SHUFFLE, None), (FLETCHER32, None)), (BS_RAW, (LZ4, None)),
-             (BS_RAW, (DEFLATE, None)), ((SHUFFLE, None), BS_LZ4, (DEFLATE, None)), ()]
+             (BS_RAW, (DEFLATE, None)), ((SHUFFLE, None), BS_LZ4, (DEFLATE, None)), (),
+             ((LZF, None),), ((SHUFFLE, None), (LZF, None)),
+             ((SHUFFLE, None), (LZF, None), (FLETCHER32, None))]
 
 
 def _key(fid, cd):
@@ -115,6 +117,13 @@ def peel(seeds, filters, es, raw, decoded_bytes, mask):
             out = np.empty(total, np.uint8)
             _native.decode_chunk(_native.Layout((total,), 1, [(LZ4, ())]), np.frombuffer(cur, np.uint8), out)
             cur = out.tobytes()
+        elif fid == LZF:
+            if decoded_bytes <= MAX_DECODED:  # no size header: it decodes to the chunk
+                seeds.add("lzf", _u24(decoded_bytes) + cur)
+            out = np.empty(decoded_bytes, np.uint8)
+            _native.decode_chunk(_native.Layout((decoded_bytes,), 1, [(LZF, ())]),
+                                 np.frombuffer(cur, np.uint8), out)
+            cur = out.tobytes()
         elif fid == SHUFFLE:
             seeds.add("shuffle", bytes([cd[0] % 256, 0]) + cur[:MAX_DECODED])
             cur = None  # the unshuffled bytes are nobody's input here
@@ -188,7 +197,8 @@ def synthetic_files(d):
             ("lz4", (64, 96), np.uint32, 0), ("lz4", (64, 96), np.uint16, 1000),
             ("deflate", (64, 96), np.uint32, 0), ("shuffle+deflate+fletcher32", (37, 41), np.uint32, 0),
             ("shuffle+lz4", (64, 96), np.uint16, 0), ("bslz4+fletcher32", (64, 48), np.uint32, 0),
-            ("shuffle+fletcher32", (33, 17), np.uint32, 0), ("lz4+fletcher32", (64, 48), np.uint8, 0)]):
+            ("shuffle+fletcher32", (33, 17), np.uint32, 0), ("lz4+fletcher32", (64, 48), np.uint8, 0),
+            ("lzf", (64, 96), np.uint32, 0), ("shuffle+lzf+fletcher32", (37, 41), np.uint16, 0)]):
         p = d / f"synthetic{i}.h5"
         testing.write_eiger_file(p, 3, shape, dtype, compression=comp, block_size=block, seed=i)
         out.append(p)

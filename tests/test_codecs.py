@@ -1,4 +1,4 @@
-"""LZ4 (32004), deflate, shuffle and fletcher32 pipelines: native, and identical to h5py."""
+"""LZ4 (32004), LZF, deflate, shuffle and fletcher32 pipelines: native, and identical to h5py."""
 import shutil
 
 import h5py
@@ -10,7 +10,7 @@ import fastchunk
 from fastchunk import testing
 
 PIPELINES = ["lz4", "deflate", "shuffle+deflate", "shuffle", "fletcher32",
-             "shuffle+deflate+fletcher32", "bslz4+fletcher32"]
+             "shuffle+deflate+fletcher32", "bslz4+fletcher32", "lzf", "shuffle+lzf+fletcher32"]
 
 
 def _frames(dtype=np.uint16, n=5, shape=(37, 29)):

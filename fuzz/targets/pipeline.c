@@ -12,6 +12,7 @@
 #define DEFL {FC_FILTER_DEFLATE, 1, {4}}
 #define SHUF {FC_FILTER_SHUFFLE, 1, {0}}
 #define F32 {FC_FILTER_FLETCHER32, 0, {0}}
+#define LZF {FC_FILTER_LZF, 0, {0}}
 
 static const struct {
     uint32_t n;
@@ -20,7 +21,8 @@ static const struct {
     {1, {BS_LZ4}}, {1, {BS_RAW}}, {1, {LZ4}}, {1, {DEFL}}, {1, {SHUF}}, {1, {F32}},
     {2, {SHUF, DEFL}}, {3, {SHUF, DEFL, F32}}, {2, {DEFL, F32}}, {2, {LZ4, F32}},
     {2, {SHUF, LZ4}}, {2, {BS_LZ4, F32}}, {2, {SHUF, F32}}, {2, {BS_RAW, LZ4}},
-    {2, {BS_RAW, DEFL}}, {3, {SHUF, BS_LZ4, DEFL}}, {0, {{0}}},
+    {2, {BS_RAW, DEFL}}, {3, {SHUF, BS_LZ4, DEFL}}, {0, {{0}}}, {1, {LZF}}, {2, {SHUF, LZF}},
+    {3, {SHUF, LZF, F32}},
 };
 #define NPIPE (sizeof pipelines / sizeof *pipelines)
 

@@ -41,6 +41,22 @@ static inline uint8_t *fuzz_rest(fuzz_in_t *in)
     return b;
 }
 
+/* A whole target for a decoder of one stored chunk into an exact-size output, called as
+ * decode(src, srclen, dst, dstlen, &err). Input: u24 decoded size | stored chunk. */
+#define FUZZ_CHUNK_DECODER(decode)                                                      \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                        \
+    {                                                                                   \
+        fuzz_in_t in = {data, size};                                                    \
+        size_t dstlen = (size_t)fuzz_take(&in, 3) % (FUZZ_MAX_OUT + 1);                 \
+        uint8_t *src = fuzz_rest(&in), *dst = malloc(dstlen ? dstlen : 1);              \
+        fc_error_t err;                                                                 \
+        if (src && dst)                                                                 \
+            decode(src, in.left, dst, dstlen, &err);                                    \
+        free(src);                                                                      \
+        free(dst);                                                                      \
+        return 0;                                                                       \
+    }
+
 /* Kernel set from a parameter byte: generic, sse2, avx2 or avx512 where this CPU has them. */
 static inline void fuzz_pick_kernels(unsigned v)
 {

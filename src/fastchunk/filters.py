@@ -7,7 +7,7 @@ import h5py
 
 from . import _native
 
-DEFLATE, SHUFFLE, FLETCHER32, LZ4, BITSHUFFLE = 1, 2, 3, 32004, 32008
+DEFLATE, SHUFFLE, FLETCHER32, LZF, LZ4, BITSHUFFLE = 1, 2, 3, 32000, 32004, 32008
 FILTER_NAMES = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
                 6: "scaleoffset", 32000: "lzf", 32001: "blosc", 32004: "lz4",
                 32008: "bitshuffle", 32015: "zstd", 32026: "blosc2"}
@@ -72,7 +72,7 @@ def _native_spec(fid, cd, itemsize):
         return _bitshuffle_spec(cd, itemsize)
     if fid == SHUFFLE:
         return (cd[0] if cd else itemsize,), ""
-    if fid in (LZ4, FLETCHER32):
+    if fid in (LZ4, LZF, FLETCHER32):
         return (), ""
     if fid == DEFLATE:
         if _native.HAVE_ZLIB:

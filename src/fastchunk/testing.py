@@ -290,6 +290,8 @@ def _compressor_kwargs(name: str, block_size: int) -> dict:
     """h5py keywords for one compressor name."""
     if name in ("deflate", "gzip"):
         return {"compression": "gzip", "compression_opts": DEFLATE_LEVEL}
+    if name == "lzf":
+        return {"compression": "lzf"}
     import hdf5plugin  # registers the plugin filters with HDF5
 
     if name == "bslz4":
@@ -299,7 +301,7 @@ def _compressor_kwargs(name: str, block_size: int) -> dict:
     return dict(hdf5plugin.LZ4(nbytes=block_size))  # name == "lz4"
 
 
-_COMPRESSORS = ("bslz4", "bitshuffle", "lz4", "deflate", "gzip")
+_COMPRESSORS = ("bslz4", "bitshuffle", "lz4", "lzf", "deflate", "gzip")
 _FLAGS = ("shuffle", "fletcher32")
 
 
@@ -429,7 +431,7 @@ def write_dataset(
     chunks : tuple of int, True or None
         Chunk shape, passed to h5py.
     compression : str, Mapping or None, optional
-        Filters joined by "+": one compressor of "bslz4", "bitshuffle", "lz4",
+        Filters joined by "+": one compressor of "bslz4", "bitshuffle", "lz4", "lzf",
         "deflate" (alias "gzip") plus optional "shuffle" and "fletcher32",
         e.g. "shuffle+deflate+fletcher32". A Mapping (e.g. an hdf5plugin
         filter object) is passed to h5py as is. Bitshuffle accepts any element

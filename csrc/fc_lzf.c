@@ -1,0 +1,105 @@
+/* fc_lzf.c — LZF, HDF5 filter 32000 (h5py's built-in compressor), safe on hostile bytes.
+ *
+ * The chunk is one raw LZF stream with no header; it must decode to exactly the chunk's bytes
+ * (h5py stores a chunk that LZF cannot shrink unfiltered, with its filter_mask bit set). A
+ * stream is a series of items, each starting with a control byte c:
+ *   c < 32      c + 1 literal bytes follow;
+ *   c >= 32     a back reference: length L = c >> 5 (7: add the next byte), then one more byte
+ *               b; copy L + 2 bytes from d = ((c & 31) << 8 | b) + 1 bytes back (the copy may
+ *               overlap its own output, repeating a period of d bytes).
+ * Every length is checked against both ends before it is used. Far from the ends, a literal
+ * run is two 16-byte moves and a match 8-byte moves (periods 1, 2 and 4 as one repeated word);
+ * both may write past their end, and what they overshoot is overwritten later, since the output
+ * fills in order. Near the end, copies are exact. */
+#include <string.h>
+
+#include "fc_internal.h"
+
+#define SLACK 32 /* output room a fast copy may write past its end */
+
+/* Copy n bytes from d bytes back (d >= 1), overlapping allowed, with SLACK bytes of room past
+ * op + n. In detector frames most matches are 4-16 bytes from offset 1 (zero runs), 4 (a
+ * repeated 32-bit pixel) or 8 and more, so those take no loop over bytes. */
+static inline void copy_back(uint8_t *op, size_t d, size_t n)
+{
+    const uint8_t *m = op - d;
+    if (d >= 8) {
+        /* each 8-byte move reads bytes written at least 8 bytes before it */
+        for (size_t i = 0; i < n; i += 8)
+            memcpy(op + i, m + i, 8);
+        return;
+    }
+    /* a period that divides 8: spread it over a word with a multiply, store that repeatedly */
+    uint64_t w;
+    if (d == 1) {
+        w = m[0] * 0x0101010101010101ULL;
+    } else if (d == 4) {
+        uint32_t v;
+        memcpy(&v, m, 4);
+        w = v * 0x0000000100000001ULL;
+    } else if (d == 2) {
+        uint16_t v;
+        memcpy(&v, m, 2);
+        w = v * 0x0001000100010001ULL;
+    } else {
+        for (size_t i = 0; i < n; i++) /* periods 3, 5, 6, 7: rare */
+            op[i] = m[i];
+        return;
+    }
+    for (size_t i = 0; i < n; i += 8)
+        memcpy(op + i, &w, 8);
+}
+
+int fc_lzf_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err)
+{
+    const uint8_t *ip = src, *const iend = src + srclen;
+    uint8_t *op = dst, *const oend = dst + dstlen;
+    if (srclen == 0)
+        return fc_fail(err, FC_E_CORRUPT, 0, "lzf: empty stream");
+    while (ip < iend) {
+        size_t at = (size_t)(ip - src);
+        unsigned c = *ip++;
+        if (c < 32) {
+            size_t n = (size_t)c + 1;
+            if (n > (size_t)(iend - ip))
+                return fc_fail(err, FC_E_CORRUPT, at, "lzf: literal run past the end of the chunk");
+            if (n > (size_t)(oend - op))
+                return fc_fail(err, FC_E_CORRUPT, at, "lzf: stream decodes to more bytes than the chunk");
+            if ((size_t)(iend - ip) >= 32 && (size_t)(oend - op) >= 32) {
+                memcpy(op, ip, 16); /* runs are at most 32 bytes: two fixed moves */
+                memcpy(op + 16, ip + 16, 16);
+            } else {
+                memcpy(op, ip, n);
+            }
+            ip += n;
+            op += n;
+            continue;
+        }
+        size_t n = c >> 5;
+        if (n == 7) {
+            if (ip >= iend)
+                return fc_fail(err, FC_E_CORRUPT, at, "lzf: back reference cut off");
+            n += *ip++;
+        }
+        if (ip >= iend)
+            return fc_fail(err, FC_E_CORRUPT, at, "lzf: back reference cut off");
+        size_t d = ((size_t)(c & 31) << 8 | *ip++) + 1;
+        n += 2;
+        if (d > (size_t)(op - dst))
+            return fc_fail(err, FC_E_CORRUPT, at, "lzf: back reference before the start of the chunk");
+        size_t room = (size_t)(oend - op);
+        if (n > room)
+            return fc_fail(err, FC_E_CORRUPT, at, "lzf: stream decodes to more bytes than the chunk");
+        if (n + SLACK <= room) {
+            copy_back(op, d, n);
+        } else {
+            const uint8_t *m = op - d;
+            for (size_t i = 0; i < n; i++)
+                op[i] = m[i];
+        }
+        op += n;
+    }
+    if (op != oend)
+        return fc_fail(err, FC_E_CORRUPT, srclen, "lzf: stream decodes to fewer bytes than the chunk");
+    return FC_OK;
+}
