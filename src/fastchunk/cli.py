@@ -1,4 +1,4 @@
-"""The `fastchunk` command: bench and info."""
+"""The `fastchunk` command: bench, info and verify."""
 import argparse
 import json
 import sys
@@ -23,6 +23,13 @@ def _info(args):
     return 0
 
 
+def _verify(args):
+    from .verify import format_verify, verify_file
+    doc = verify_file(args.file, args.dataset, against_h5py=args.h5py, num_threads=args.threads)
+    print(json.dumps(doc, indent=2) if args.json else format_verify(doc))
+    return 0 if doc["ok"] else 1
+
+
 def main(argv=None):
     """Entry point of the `fastchunk` command; returns the exit status."""
     p = argparse.ArgumentParser(prog="fastchunk", description="Fast chunked HDF5 reads.")
@@ -39,6 +46,13 @@ def main(argv=None):
     i.add_argument("dataset", nargs="?", help="one dataset (default: every dataset in the file)")
     i.add_argument("--json", action="store_true", help="one machine-readable JSON document")
     i.set_defaults(run=_info)
+    v = sub.add_parser("verify", help="decode every chunk and list each damaged one (exit status 1 if any)")
+    v.add_argument("file")
+    v.add_argument("dataset", nargs="*", help="datasets to check (default: every dataset in the file)")
+    v.add_argument("--h5py", action="store_true", help="also compare every byte with h5py's read")
+    v.add_argument("--threads", type=int, default=None, help="decoder threads (FASTCHUNK_NUM_THREADS)")
+    v.add_argument("--json", action="store_true", help="one machine-readable JSON document")
+    v.set_defaults(run=_verify)
     args = p.parse_args(argv)
     try:
         return args.run(args)
