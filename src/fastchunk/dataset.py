@@ -89,15 +89,25 @@ class File(Group):
         not native.
     io_inflight_bytes : int
         Bytes the I/O thread may read ahead of the decoders (0: the default, 64 MiB).
+    swmr : bool
+        Open for reading while a SWMR writer appends (h5py's swmr=True, for this file and the
+        source files of its virtual datasets); `ds.refresh()` then shows what was appended.
     """
 
-    def __init__(self, path, num_threads=None, strict=False, io_inflight_bytes=0):
+    def __init__(self, path, num_threads=None, strict=False, io_inflight_bytes=0, swmr=False):
         self.filename = os.fspath(path)
         self.num_threads = num_threads or default_num_threads()
         self.strict = strict
         self.io_inflight_bytes = io_inflight_bytes
+        self.swmr = swmr
         with _H5_LOCK:
-            self._h5 = h5py.File(self.filename, "r")
+            try:
+                self._h5 = h5py.File(self.filename, "r", swmr=swmr)
+            except OSError as e:
+                if swmr or "already open for write" not in str(e):
+                    raise
+                raise OSError(f"{self.filename}: {e}; if a SWMR writer is appending to it, open it "
+                              "with fastchunk.File(path, swmr=True)") from e
         self.file = self
         self.name = "/"
         self._fds = {}
@@ -114,7 +124,7 @@ class File(Group):
         key = os.path.realpath(path)
         h5 = self._sources.get(key)
         if h5 is None:
-            h5 = self._sources[key] = h5py.File(path, "r")
+            h5 = self._sources[key] = h5py.File(path, "r", swmr=self.swmr)
         return h5
 
     def _check_open(self):
@@ -235,6 +245,8 @@ class Dataset:
         self.native = not self.reason
         # Offsets in the index belong to the file that really holds the dataset.
         self.data_file = h5ds.file.filename
+        if file.swmr:
+            self._check_swmr_index()
 
     @property
     def size(self):
@@ -255,6 +267,34 @@ class Dataset:
                     self._index = (build_index(self._h5) if self.chunks else
                                contiguous_index(self._h5, self._grid))
         return self._index
+
+    def refresh(self):
+        """Show what a SWMR writer appended since the file was opened or last refreshed: the
+        shape, then the chunk index and the plans, follow the file (needs File(swmr=True))."""
+        self.file._check_open()
+        with _H5_LOCK:
+            self._h5.refresh()
+            self.shape = self._h5.shape
+        self._grid = self.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
+        self._index = None
+        self._layouts = {}
+        self._check_swmr_index()
+        return self
+
+    def _check_swmr_index(self):
+        """After a SWMR refresh of a virtual dataset's sources, HDF5 1.14 reports every chunk
+        at coordinates (0, ..., 0) (h5py's get_chunk_info too), though the addresses are right:
+        a native read would put every chunk in the first one's place. Such a dataset goes to
+        h5py instead (which reads it or fails with HDF5's own error, never silently wrong).
+        Checked in SWMR mode only, where the index is built at open: a sort per index."""
+        if not (self.native and self.chunks):
+            return
+        coords = self.index.coords
+        if len(coords) > 1 and len(np.unique(coords, axis=0)) < len(coords):
+            self._index = None
+            self.native = False
+            self.reason = ("HDF5 reports several chunks at the same coordinates (seen after a "
+                           "SWMR refresh; read through h5py)")
 
     def _pipeline_reason(self, dcpl):
         """Why the filters stop a native read ("" if they do not); sets the layout flags."""

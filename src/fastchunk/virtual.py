@@ -133,6 +133,15 @@ class VirtualDataset(Dataset):
     def index(self):
         raise AttributeError("a virtual dataset has no chunk index of its own; see .mappings")
 
+    def refresh(self):
+        """Not done: after HDF5 1.14 refreshes a virtual dataset, its sources report every chunk
+        at coordinates (0, ..., 0), and its own reads fail ("can't insert duplicate key").
+        A File opened again sees the appended frames, natively."""
+        raise NotImplementedError(
+            f"{self.file.filename}: {self.name}: refreshing a virtual dataset is not supported "
+            "(HDF5 reports wrong chunk coordinates for its sources afterwards); open the file "
+            "again to see what SWMR writers appended")
+
     def _source_reason(self):
         for m in self._mappings:
             src = m.source
