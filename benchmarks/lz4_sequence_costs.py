@@ -32,7 +32,6 @@ import statistics
 import struct
 import sys
 import tempfile
-import time
 
 import h5py
 import hdf5plugin  # noqa: F401
@@ -40,6 +39,7 @@ import numpy as np
 
 import fastchunk
 from fastchunk import _native, testing
+from fastchunk.bench import time_calls
 
 SHAPE = (1065, 1030)  # Eiger 1M
 MAX_PIXEL_MATCH = 16  # the pixel loop's longest match (csrc/fc_lz4.c)
@@ -175,12 +175,7 @@ def frames_file(dtype, frames, directory):
 
 
 def median_seconds(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(time_calls(fn, repeat))
 
 
 def decode_costs(path, dtype, repeat):

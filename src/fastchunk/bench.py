@@ -39,7 +39,8 @@ def find_detector_dataset(h5file):
     return max(found)[2]
 
 
-def _time(fn, repeat):
+def time_calls(fn, repeat):
+    """Seconds each of `repeat` calls of fn() took."""
     out = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -82,9 +83,9 @@ def run_bench(path, dataset=None, threads=None, repeat=5, frames=None):
         reuse()  # warm the page cache, the chunk index and the pool
         h5py_loop()
         identical = bool(np.array_equal(ref.view(np.uint8), out.view(np.uint8)))
-        timings = [Timing("h5py ds[i] loop", _time(h5py_loop, repeat)),
-                   Timing("fastchunk, reused out", _time(reuse, repeat)),
-                   Timing("fastchunk, fresh array", _time(fresh, repeat))]
+        timings = [Timing("h5py ds[i] loop", time_calls(h5py_loop, repeat)),
+                   Timing("fastchunk, reused out", time_calls(reuse, repeat)),
+                   Timing("fastchunk, fresh array", time_calls(fresh, repeat))]
         return {"file": str(path), "dataset": name, "shape": ds.shape, "dtype": str(ds.dtype),
                 "chunks": ds.chunks, "codec": _codec(ds), "native": ds.native,
                 "reason": ds.reason, "frames": n, "bytes": ref.nbytes, "threads": f.num_threads,
