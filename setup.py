@@ -19,6 +19,7 @@ CORE_SOURCES = [
     "fc_bitshuffle_generic.c",
     "fc_lz4_filter.c",
     "fc_lzf.c",
+    "fc_scaleoffset.c",
     "fc_shuffle.c",
     "fc_fletcher32.c",
     "fc_inflate.c",

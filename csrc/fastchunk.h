@@ -31,6 +31,7 @@ const char *fc_strerror(int code);
 #define FC_FILTER_DEFLATE 1
 #define FC_FILTER_SHUFFLE 2
 #define FC_FILTER_FLETCHER32 3
+#define FC_FILTER_SCALEOFFSET 6
 #define FC_FILTER_LZF 32000
 #define FC_FILTER_LZ4 32004
 #define FC_FILTER_BITSHUFFLE 32008
@@ -41,7 +42,7 @@ const char *fc_strerror(int code);
 
 /* One filter of a pipeline. cd holds the HDF5 cd_values the decoder needs:
  * bitshuffle: cd[0] elem size, cd[1] block elems (0 = default), cd[2] compression;
- * shuffle: cd[0] elem size. */
+ * shuffle: cd[0] elem size; scaleoffset: see fc_scaleoffset.c. */
 typedef struct {
     uint32_t id;
     uint32_t ncd;

@@ -71,6 +71,9 @@ static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inl
     case FC_FILTER_SHUFFLE:
         *out = inlen;
         return FC_OK;
+    case FC_FILTER_SCALEOFFSET:
+        *out = fc_scaleoffset_output_size(f->cd, inlen);
+        return FC_OK;
     case FC_FILTER_DEFLATE:
     case FC_FILTER_LZF:
         *out = expect; /* no size header: the chunk plus any checksums still to strip */
@@ -80,9 +83,29 @@ static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inl
     }
 }
 
-static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint8_t *out,
-                     size_t outlen, fc_scratch_t *s, fc_error_t *err)
+/* Filters whose output is as long as their input: they pass the size question on. */
+static int size_preserving(const fc_filter_t *f)
 {
+    return f->id == FC_FILTER_SHUFFLE || (f->id == FC_FILTER_BITSHUFFLE && f->cd[2] == FC_BSHUF_NONE);
+}
+
+/* Whether a filter reads a stream that says its own size (a header, or scale-offset's packed
+ * count), so the size-less stage before it (deflate, LZF) may produce any length. */
+static int self_sized_input(const fc_filter_t *f)
+{
+    return f->id == FC_FILTER_SCALEOFFSET || f->id == FC_FILTER_LZ4 ||
+           (f->id == FC_FILTER_BITSHUFFLE && f->cd[2] != FC_BSHUF_NONE);
+}
+
+/* Run one stage into out (outlen bytes). With produced non-NULL a size-less decoder may stop
+ * short of outlen and says where. */
+static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint8_t *out,
+                     size_t outlen, size_t *produced, fc_scratch_t *s, fc_error_t *err)
+{
+    if (produced && f->id == FC_FILTER_DEFLATE)
+        return fc_inflate_decode_upto(in, inlen, out, outlen, produced, s, err);
+    if (produced && f->id == FC_FILTER_LZF)
+        return fc_lzf_decode_upto(in, inlen, out, outlen, produced, err);
     switch (f->id) {
     case FC_FILTER_BITSHUFFLE:
         return fc_bitshuffle_decode(in, inlen, out, outlen, f->cd[0], f->cd[1], f->cd[2], s, err);
@@ -92,6 +115,8 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
         return fc_inflate_decode(in, inlen, out, outlen, s, err);
     case FC_FILTER_LZF:
         return fc_lzf_decode(in, inlen, out, outlen, err);
+    case FC_FILTER_SCALEOFFSET:
+        return fc_scaleoffset_decode(in, inlen, out, outlen, f->cd, err);
     case FC_FILTER_SHUFFLE:
         if (inlen != outlen)
             return fc_fail(err, FC_E_CORRUPT, inlen, "shuffle: stored size differs from the chunk size");
@@ -126,24 +151,36 @@ int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered
             continue;
         }
         uint8_t *out = dst;
-        size_t outlen = dstlen;
+        size_t outlen = dstlen, produced, *variable = NULL;
         if (t != last_writer) {
             size_t expect = dstlen;
-            for (int u = t + 1; u < na; u++)
-                if (lay->filters[active[u]].id == FC_FILTER_FLETCHER32)
+            const fc_filter_t *next = NULL;
+            for (int u = t + 1; u < na; u++) {
+                const fc_filter_t *g = &lay->filters[active[u]];
+                if (g->id == FC_FILTER_FLETCHER32)
                     expect += 4;
+                else if (!next && !size_preserving(g))
+                    next = g; /* the stage that decides how long this output must be */
+            }
             if ((rc = stage_output_size(f, cur, curlen, expect, &outlen, err)) != FC_OK)
                 return rc;
+            if ((f->id == FC_FILTER_DEFLATE || f->id == FC_FILTER_LZF) && next &&
+                self_sized_input(next)) {
+                /* e.g. scale-offset then gzip: the stream is up to 22 bytes over the chunk,
+                 * an LZ4 stream of incompressible data a little more */
+                outlen = expect + expect / 8 + 4096;
+                variable = &produced;
+            }
             if (outlen > 2 * dstlen + 65536)
                 return fc_fail(err, FC_E_CORRUPT, 0, "filter header claims an implausible size");
             if (fc_grow(&s->stage[t & 1], &s->stage_cap[t & 1], outlen))
                 return fc_fail(err, FC_E_NOMEM, 0, "pipeline scratch");
             out = s->stage[t & 1];
         }
-        if ((rc = run_stage(f, cur, curlen, out, outlen, s, err)) != FC_OK)
+        if ((rc = run_stage(f, cur, curlen, out, outlen, variable, s, err)) != FC_OK)
             return rc;
         cur = out;
-        curlen = outlen;
+        curlen = variable ? produced : outlen;
     }
     if (last_writer < 0) {
         /* Stored as is: HDF5 takes the chunk's own size from the front of the bytes. */

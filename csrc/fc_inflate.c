@@ -4,8 +4,8 @@
 #if FC_HAVE_ZLIB
 #include <zlib.h>
 
-int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                      fc_scratch_t *s, fc_error_t *err)
+int fc_inflate_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                           size_t *produced, fc_scratch_t *s, fc_error_t *err)
 {
     z_stream *z = s->zstream;
     if (!z) {
@@ -45,9 +45,18 @@ int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
         return fc_fail(err, FC_E_CORRUPT, consumed,
                        z->avail_out == 0 && out_left == 0 ? "deflate: data inflates past the chunk size"
                                                           : "deflate: zlib stream is corrupt or cut short");
-    if (z->avail_out || out_left)
-        return fc_fail(err, FC_E_CORRUPT, consumed, "deflate: data inflates to less than the chunk size");
+    *produced = dstlen - out_left - z->avail_out;
     return FC_OK;
+}
+
+int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                      fc_scratch_t *s, fc_error_t *err)
+{
+    size_t produced;
+    int rc = fc_inflate_decode_upto(src, srclen, dst, dstlen, &produced, s, err);
+    if (rc == FC_OK && produced != dstlen)
+        return fc_fail(err, FC_E_CORRUPT, srclen, "deflate: data inflates to less than the chunk size");
+    return rc;
 }
 
 int fc_inflate_available(void) { return 1; }
@@ -62,6 +71,11 @@ void fc_inflate_free(fc_scratch_t *s)
 }
 
 #else
+int fc_inflate_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                           size_t *produced, fc_scratch_t *s, fc_error_t *err)
+{
+    return fc_fail(err, FC_E_UNSUPPORTED, 0, "deflate: built without zlib");
+}
 int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                       fc_scratch_t *s, fc_error_t *err)
 {

@@ -72,6 +72,18 @@ size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t ele
 int fc_lz4_filter_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                          fc_error_t *err);
 int fc_lzf_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err);
+/* The *_upto decoders take any output size up to cap and say how much they produced: for a
+ * stage whose output is the next filter's self-sized stream, not the chunk. */
+int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t cap,
+                       size_t *produced, fc_error_t *err);
+int fc_inflate_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t cap,
+                           size_t *produced, fc_scratch_t *s, fc_error_t *err);
+/* Scale-offset (fc_scaleoffset.c); cd as normalized by filters.py. */
+int fc_scaleoffset_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                          const uint32_t *cd, fc_error_t *err);
+size_t fc_scaleoffset_output_size(const uint32_t *cd, size_t srclen);
+/* One or more zstd frames (skippable frames ignored) that decode to exactly dstlen bytes. */
+int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err);
 int fc_shuffle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t elem_size);
 int fc_fletcher32_verify(const uint8_t *src, size_t srclen, fc_error_t *err);
 int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,

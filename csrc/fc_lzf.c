@@ -50,10 +50,11 @@ static inline void copy_back(uint8_t *op, size_t d, size_t n)
         memcpy(op + i, &w, 8);
 }
 
-int fc_lzf_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err)
+int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t cap,
+                       size_t *produced, fc_error_t *err)
 {
     const uint8_t *ip = src, *const iend = src + srclen;
-    uint8_t *op = dst, *const oend = dst + dstlen;
+    uint8_t *op = dst, *const oend = dst + cap;
     if (srclen == 0)
         return fc_fail(err, FC_E_CORRUPT, 0, "lzf: empty stream");
     while (ip < iend) {
@@ -99,7 +100,15 @@ int fc_lzf_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen
         }
         op += n;
     }
-    if (op != oend)
-        return fc_fail(err, FC_E_CORRUPT, srclen, "lzf: stream decodes to fewer bytes than the chunk");
+    *produced = (size_t)(op - dst);
     return FC_OK;
+}
+
+int fc_lzf_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err)
+{
+    size_t produced;
+    int rc = fc_lzf_decode_upto(src, srclen, dst, dstlen, &produced, err);
+    if (rc == FC_OK && produced != dstlen)
+        return fc_fail(err, FC_E_CORRUPT, srclen, "lzf: stream decodes to fewer bytes than the chunk");
+    return rc;
 }

@@ -16,7 +16,7 @@ import numpy as np
 MAX_DECODED = 64 << 10  # seeds decode to at most this many bytes
 PER_DATASET = 3         # chunks taken from one dataset
 PER_TARGET = 300
-DEFLATE, SHUFFLE, FLETCHER32, LZF, LZ4, BITSHUFFLE = 1, 2, 3, 32000, 32004, 32008
+DEFLATE, SHUFFLE, FLETCHER32, SCALEOFFSET, LZF, LZ4, BITSHUFFLE = 1, 2, 3, 6, 32000, 32004, 32008
 # fuzz/targets/pipeline.c's table, as tuples of (id, bitshuffle compression or None)
 BS_LZ4, BS_RAW = (BITSHUFFLE, 2), (BITSHUFFLE, 0)
 PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE, None),),
@@ -124,6 +124,10 @@ def peel(seeds, filters, es, raw, decoded_bytes, mask):
             _native.decode_chunk(_native.Layout((decoded_bytes,), 1, [(LZF, ())]),
                                  np.frombuffer(cur, np.uint8), out)
             cur = out.tobytes()
+        elif fid == SCALEOFFSET:
+            if decoded_bytes <= MAX_DECODED:
+                seeds.add("scaleoffset", struct.pack("<6I", *cd) + cur)
+            break  # the first filter HDF5 runs: nothing decodes after it
         elif fid == SHUFFLE:
             seeds.add("shuffle", bytes([cd[0] % 256, 0]) + cur[:MAX_DECODED])
             cur = None  # the unshuffled bytes are nobody's input here
@@ -201,6 +205,15 @@ def synthetic_files(d):
             ("lzf", (64, 96), np.uint32, 0), ("shuffle+lzf+fletcher32", (37, 41), np.uint16, 0)]):
         p = d / f"synthetic{i}.h5"
         testing.write_eiger_file(p, 3, shape, dtype, compression=comp, block_size=block, seed=i)
+        out.append(p)
+    frames = testing.eiger_frames(2, shape=(37, 41), dtype=np.int32)
+    for i, (dtype, comp, kw) in enumerate([(np.int32, None, dict(scaleoffset=0)),
+                                           (np.int16, "deflate", dict(scaleoffset=0, fillvalue=-1)),
+                                           (np.float32, None, dict(scaleoffset=2)),
+                                           (">f8", "shuffle", dict(scaleoffset=3))]):
+        p = d / f"scaleoffset{i}.h5"
+        data = frames.astype(dtype) if np.dtype(dtype).kind != "f" else frames * 0.37
+        testing.write_dataset(p, "x", data.astype(dtype), (1, 37, 41), comp, **kw)
         out.append(p)
     return out
 

@@ -24,7 +24,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 CSRC = ROOT / "csrc"
 DECODERS = ["fc_lz4.c", "fc_bitshuffle.c", "fc_bitshuffle_generic.c", "fc_lz4_filter.c", "fc_lzf.c",
-            "fc_shuffle.c", "fc_fletcher32.c", "fc_inflate.c", "fc_decode.c", "fc_cpu.c"]
+            "fc_scaleoffset.c", "fc_shuffle.c", "fc_fletcher32.c", "fc_inflate.c", "fc_decode.c", "fc_cpu.c"]
 # kernel file -> its flags (as in setup.py); fc_cpu.c runs only what this CPU has
 SIMD = {"fc_bitshuffle_sse2.c": ["-msse2"], "fc_bitshuffle_avx2.c": ["-mavx2"],
         "fc_bitshuffle_avx512.c": ["-mavx512f", "-mavx512bw", "-mgfni"]}
@@ -35,6 +35,7 @@ TARGETS = {
     "lz4_filter": ["fc_lz4_filter.c", "fc_lz4.c"],
     "lz4_block": ["fc_lz4.c"],
     "lzf": ["fc_lzf.c"],
+    "scaleoffset": ["fc_scaleoffset.c"],
     "deflate": ["fc_inflate.c"],
     "shuffle": ["fc_shuffle.c", "fc_bitshuffle_generic.c"],
     "fletcher32": ["fc_fletcher32.c"],
@@ -81,7 +82,7 @@ def compile_all(out, extra, coverage_flags):
     for t in TARGETS:
         own = [str(out / (n[:-2] + ".o")) for n in EXTRA.get(t, [])]
         sh(["gcc"] + extra + [str(out / "engine.o"), str(out / f"target_{t}.o")]
-           + [str(o) for o in objs] + own + ["-lz", "-pthread", "-o", str(out / f"fuzz-{t}")])
+           + [str(o) for o in objs] + own + ["-lz", "-lm", "-pthread", "-o", str(out / f"fuzz-{t}")])
     return out
 
 

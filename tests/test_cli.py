@@ -3,20 +3,21 @@ status 2 with a one-line message, not a traceback."""
 import json
 import os
 
+import hdf5plugin
 import numpy as np
 import pytest
 
 from fastchunk import testing
 from fastchunk.cli import main
 
-OTHER = "/other/scaleoffset"
+OTHER = "/other/blosc"
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    """3 Eiger-style frames (bslz4) and a dataset fastchunk reads through h5py (scale-offset)."""
+    """3 Eiger-style frames (bslz4) and a dataset fastchunk reads through h5py (blosc)."""
     p = testing.write_eiger_file(tmp_path_factory.mktemp("cli") / "small.h5", 3, (64, 48), np.uint16)
-    testing.write_dataset(p, OTHER, np.arange(600, dtype="i4").reshape(20, 30), (5, 30), scaleoffset=0)
+    testing.write_dataset(p, OTHER, np.arange(600, dtype="i4").reshape(20, 30), (5, 30), hdf5plugin.Blosc())
     return p
 
 
@@ -66,7 +67,7 @@ def test_info_text(small, capsys):
     out = capsys.readouterr().out
     assert testing.DEMO_DATASET in out and OTHER in out
     assert "native    yes" in out
-    assert "native    no: scaleoffset" in out
+    assert "native    no: blosc" in out
     assert "3 allocated / 3 in grid" in out
 
 
@@ -84,7 +85,7 @@ def test_info_json(small, capsys):
     assert eiger["chunks_allocated"] == 3
     assert eiger["compression_ratio"] > 1
     other = infos[OTHER]
-    assert other["native"] is False and "scaleoffset" in other["reason"]
+    assert other["native"] is False and "blosc" in other["reason"]
     assert other["chunks_allocated"] == 4
 
 

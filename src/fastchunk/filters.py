@@ -7,7 +7,7 @@ import h5py
 
 from . import _native
 
-DEFLATE, SHUFFLE, FLETCHER32, LZF, LZ4, BITSHUFFLE = 1, 2, 3, 32000, 32004, 32008
+DEFLATE, SHUFFLE, FLETCHER32, SCALEOFFSET, LZF, LZ4, BITSHUFFLE = 1, 2, 3, 6, 32000, 32004, 32008
 FILTER_NAMES = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
                 6: "scaleoffset", 32000: "lzf", 32001: "blosc", 32004: "lz4",
                 32008: "bitshuffle", 32015: "zstd", 32026: "blosc2"}
@@ -66,12 +66,27 @@ def _bitshuffle_spec(cd, itemsize):
     return (elem, block, comp), ""
 
 
+def _scaleoffset_spec(cd):
+    """Normalize scale-offset's 20 cd_values [scale type, factor, elements, class, size, sign,
+    order, fill defined, fill value words...] to the 6 csrc/fc_scaleoffset.c reads."""
+    if len(cd) != 20:
+        return None, f"scaleoffset with {len(cd)} cd_values (HDF5 writes 20)"
+    scale_type, factor, nelmts, cls, size, _sign, order, fill_defined = cd[:8]
+    # HDF5 decodes integers (scale type 2) and floats with D-scaling (0); E-scaling never shipped
+    if (cls, scale_type) not in ((0, 2), (1, 0)) or size not in ((1, 2, 4, 8) if cls == 0 else (4, 8)):
+        return None, f"scaleoffset parameters {cd[:8]} that HDF5 cannot decode either"
+    flags = size | cls << 8 | (order == 1) << 9 | (fill_defined == 1) << 10
+    return (scale_type, factor, nelmts, flags, cd[8], cd[9]), ""
+
+
 def _native_spec(fid, cd, itemsize):
     """(normalized cd, "") for a filter the C decoders know, else (None, reason)."""
     if fid == BITSHUFFLE:
         return _bitshuffle_spec(cd, itemsize)
     if fid == SHUFFLE:
         return (cd[0] if cd else itemsize,), ""
+    if fid == SCALEOFFSET:
+        return _scaleoffset_spec(cd)
     if fid in (LZ4, LZF, FLETCHER32):
         return (), ""
     if fid == DEFLATE:
