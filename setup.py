@@ -109,6 +109,7 @@ native = Extension(
     + [os.path.join(CSRC, h) for h in ("fastchunk.h", "fc_internal.h", "fc_job.h")],
     extra_compile_args=BASE_CFLAGS,
     extra_link_args=LDFLAGS,
+    libraries=["m"],  # pow/powf: scale-offset's float decoding
 )
 
 setup(
