@@ -20,6 +20,8 @@ CORE_SOURCES = [
     "fc_lz4_filter.c",
     "fc_lzf.c",
     "fc_scaleoffset.c",
+    "fc_zstd.c",
+    "fc_zstd_entropy.c",
     "fc_shuffle.c",
     "fc_fletcher32.c",
     "fc_inflate.c",

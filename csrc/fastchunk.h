@@ -35,10 +35,12 @@ const char *fc_strerror(int code);
 #define FC_FILTER_LZF 32000
 #define FC_FILTER_LZ4 32004
 #define FC_FILTER_BITSHUFFLE 32008
+#define FC_FILTER_ZSTD 32015
 
 /* Bitshuffle compression codes (cd_values[4]). */
 #define FC_BSHUF_NONE 0
 #define FC_BSHUF_LZ4 2
+#define FC_BSHUF_ZSTD 3
 
 /* One filter of a pipeline. cd holds the HDF5 cd_values the decoder needs:
  * bitshuffle: cd[0] elem size, cd[1] block elems (0 = default), cd[2] compression;

@@ -1,8 +1,9 @@
-/* fc_bitshuffle.c — bitshuffle filter 32008: framing, LZ4 per block, untranspose per block.
+/* fc_bitshuffle.c — bitshuffle filter 32008: framing, LZ4 or zstd per block, untranspose per
+ * block.
  *
- * Stored chunk with LZ4 (all header fields big-endian):
- *   u64 uncompressed bytes | u32 block size in bytes | { u32 C | C bytes of one LZ4 block } ...
- *   | (n % 8) elements copied raw.
+ * Stored chunk with LZ4 or zstd (all header fields big-endian):
+ *   u64 uncompressed bytes | u32 block size in bytes | { u32 C | C bytes of one LZ4 block or
+ *   zstd frame } ... | (n % 8) elements copied raw.
  * Without compression there is no header and the blocks follow each other uncompressed.
  * Each block is decoded into per-thread scratch that stays in L1/L2 and untransposed
  * straight into the destination (one fused pass per block). */
@@ -79,8 +80,25 @@ static int decode_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n,
     return FC_OK;
 }
 
-static int decode_lz4(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n, size_t es,
-                      const uint8_t *want, size_t nwant, fc_scratch_t *s, fc_error_t *err)
+/* One compressed block of m bytes into out; err->at is made relative to the chunk. */
+static int decode_block(uint32_t compression, const uint8_t *src, size_t pos, size_t c,
+                        uint8_t *out, size_t m, fc_error_t *err)
+{
+    if (compression == FC_BSHUF_ZSTD) {
+        int rc = fc_zstd_decode(src + pos, c, out, m, err);
+        if (rc != FC_OK && err)
+            err->at += (int64_t)pos;
+        return rc;
+    }
+    size_t at = 0;
+    if (fc_lz4_block_decode(src + pos, c, out, m, &at) != FC_OK)
+        return fc_fail(err, FC_E_CORRUPT, pos + at, "bitshuffle: LZ4 block is corrupt");
+    return FC_OK;
+}
+
+static int decode_compressed(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n, size_t es,
+                             uint32_t compression, const uint8_t *want, size_t nwant,
+                             fc_scratch_t *s, fc_error_t *err)
 {
     const fc_kernels_t *k = fc_kernels();
     if (srclen < 12)
@@ -110,9 +128,9 @@ static int decode_lz4(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n,
             pos += c;
             continue;
         }
-        size_t at = 0;
-        if (fc_lz4_block_decode(src + pos, c, s->block, m * es, &at) != FC_OK)
-            return fc_fail(err, FC_E_CORRUPT, pos + at, "bitshuffle: LZ4 block is corrupt");
+        int rc = decode_block(compression, src, pos, c, s->block, m * es, err);
+        if (rc != FC_OK)
+            return rc;
         untranspose_block(k, s->block, dst + done * es, m, es, s->planes);
         pos += c;
     }
@@ -131,15 +149,15 @@ int fc_bitshuffle_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst,
     if (elem_size == 0 || dstlen % elem_size)
         return fc_fail(err, FC_E_INVALID, 0, "bitshuffle: chunk size is not a whole number of elements");
     size_t n = dstlen / elem_size;
-    if (compression == FC_BSHUF_LZ4)
-        return decode_lz4(src, srclen, dst, n, elem_size, want, nwant, s, err);
+    if (compression == FC_BSHUF_LZ4 || compression == FC_BSHUF_ZSTD)
+        return decode_compressed(src, srclen, dst, n, elem_size, compression, want, nwant, s, err);
     if (compression == FC_BSHUF_NONE) {
         size_t be = block_elems ? block_elems : default_block_elems(elem_size);
         if (be % 8)
             return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: block size is not a multiple of 8");
         return decode_raw(src, srclen, dst, n, elem_size, be, want, nwant, s, err);
     }
-    return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: compression other than LZ4 or none");
+    return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: compression other than LZ4, zstd or none");
 }
 
 int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
@@ -155,7 +173,7 @@ size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t ele
 {
     if (elem_size == 0)
         return 0;
-    if (compression == FC_BSHUF_LZ4) {
+    if (compression == FC_BSHUF_LZ4 || compression == FC_BSHUF_ZSTD) {
         if (srclen < 12)
             return 0;
         uint32_t bytes = fc_load_be32(src + 8);

@@ -76,6 +76,7 @@ static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inl
         return FC_OK;
     case FC_FILTER_DEFLATE:
     case FC_FILTER_LZF:
+    case FC_FILTER_ZSTD:
         *out = expect; /* no size header: the chunk plus any checksums still to strip */
         return FC_OK;
     default:
@@ -117,6 +118,8 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
         return fc_lzf_decode(in, inlen, out, outlen, err);
     case FC_FILTER_SCALEOFFSET:
         return fc_scaleoffset_decode(in, inlen, out, outlen, f->cd, err);
+    case FC_FILTER_ZSTD:
+        return fc_zstd_decode(in, inlen, out, outlen, err);
     case FC_FILTER_SHUFFLE:
         if (inlen != outlen)
             return fc_fail(err, FC_E_CORRUPT, inlen, "shuffle: stored size differs from the chunk size");

@@ -223,10 +223,11 @@ static int64_t max_stored_bytes(const fc_layout_t *lay, const fc_row_t *row)
         const fc_filter_t *flt = &lay->filters[f];
         if (flt->id == FC_FILTER_LZ4)
             b *= 5;
-        else if (flt->id == FC_FILTER_DEFLATE || flt->id == FC_FILTER_LZF ||
+        else if (flt->id == FC_FILTER_DEFLATE || flt->id == FC_FILTER_LZF || flt->id == FC_FILTER_ZSTD ||
                  (flt->id == FC_FILTER_BITSHUFFLE && flt->cd[2] != FC_BSHUF_NONE))
             b *= 2;
-        else if (flt->id != FC_FILTER_SHUFFLE && flt->id != FC_FILTER_BITSHUFFLE && flt->id != FC_FILTER_FLETCHER32)
+        else if (flt->id != FC_FILTER_SHUFFLE && flt->id != FC_FILTER_BITSHUFFLE &&
+                 flt->id != FC_FILTER_FLETCHER32 && flt->id != FC_FILTER_SCALEOFFSET)
             b *= 8; /* a filter we do not decode: the decode will say so; do not judge its size */
         if (b > MAX_CHUNK_BYTES)
             return MAX_CHUNK_BYTES;

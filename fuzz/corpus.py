@@ -16,9 +16,9 @@ import numpy as np
 MAX_DECODED = 64 << 10  # seeds decode to at most this many bytes
 PER_DATASET = 3         # chunks taken from one dataset
 PER_TARGET = 300
-DEFLATE, SHUFFLE, FLETCHER32, SCALEOFFSET, LZF, LZ4, BITSHUFFLE = 1, 2, 3, 6, 32000, 32004, 32008
+DEFLATE, SHUFFLE, FLETCHER32, SCALEOFFSET, LZF, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 6, 32000, 32004, 32008, 32015
 # fuzz/targets/pipeline.c's table, as tuples of (id, bitshuffle compression or None)
-BS_LZ4, BS_RAW = (BITSHUFFLE, 2), (BITSHUFFLE, 0)
+BS_LZ4, BS_RAW, BS_ZSTD = (BITSHUFFLE, 2), (BITSHUFFLE, 0), (BITSHUFFLE, 3)
 PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE, None),),
              ((FLETCHER32, None),), ((SHUFFLE, None), (DEFLATE, None)),
              ((SHUFFLE, None), (DEFLATE, None), (FLETCHER32, None)),
@@ -27,7 +27,8 @@ PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE
              ((SHUFFLE, None), (FLETCHER32, None)), (BS_RAW, (LZ4, None)),
              (BS_RAW, (DEFLATE, None)), ((SHUFFLE, None), BS_LZ4, (DEFLATE, None)), (),
              ((LZF, None),), ((SHUFFLE, None), (LZF, None)),
-             ((SHUFFLE, None), (LZF, None), (FLETCHER32, None))]
+             ((SHUFFLE, None), (LZF, None), (FLETCHER32, None)), (BS_ZSTD,), ((ZSTD, None),),
+             ((SHUFFLE, None), (ZSTD, None), (FLETCHER32, None))]
 
 
 def _key(fid, cd):
@@ -124,6 +125,19 @@ def peel(seeds, filters, es, raw, decoded_bytes, mask):
             _native.decode_chunk(_native.Layout((decoded_bytes,), 1, [(LZF, ())]),
                                  np.frombuffer(cur, np.uint8), out)
             cur = out.tobytes()
+        elif fid == ZSTD:
+            if decoded_bytes <= MAX_DECODED:
+                seeds.add("zstd", _u24(decoded_bytes) + cur)
+            out = np.empty(decoded_bytes, np.uint8)
+            _native.decode_chunk(_native.Layout((decoded_bytes,), 1, [(ZSTD, ())]),
+                                 np.frombuffer(cur, np.uint8), out)
+            cur = out.tobytes()
+        elif fid == BITSHUFFLE and cd[2] == 3:
+            block = struct.unpack(">I", cur[8:12])[0]
+            for b, m in _lz4_blocks(cur, 12, [block] * 8):  # same framing as LZ4's blocks
+                if m <= MAX_DECODED:
+                    seeds.add("zstd", _u24(m) + b)
+            break
         elif fid == SCALEOFFSET:
             if decoded_bytes <= MAX_DECODED:
                 seeds.add("scaleoffset", struct.pack("<6I", *cd) + cur)
@@ -214,6 +228,15 @@ def synthetic_files(d):
         p = d / f"scaleoffset{i}.h5"
         data = frames.astype(dtype) if np.dtype(dtype).kind != "f" else frames * 0.37
         testing.write_dataset(p, "x", data.astype(dtype), (1, 37, 41), comp, **kw)
+        out.append(p)
+    import hdf5plugin
+    for i, (dtype, comp, kw) in enumerate([
+            (np.uint16, hdf5plugin.Zstd(clevel=3), {}), (np.uint32, hdf5plugin.Zstd(clevel=19), {}),
+            (np.uint32, hdf5plugin.Zstd(), dict(shuffle=True, fletcher32=True)),
+            (np.uint32, hdf5plugin.Bitshuffle(cname="zstd"), {}),
+            (np.uint8, hdf5plugin.Bitshuffle(nelems=256, cname="zstd"), {})]):
+        p = d / f"zstd{i}.h5"
+        testing.write_dataset(p, "x", frames.astype(dtype), (1, 37, 41), comp, **kw)
         out.append(p)
     return out
 

@@ -13,6 +13,8 @@
 #define SHUF {FC_FILTER_SHUFFLE, 1, {0}}
 #define F32 {FC_FILTER_FLETCHER32, 0, {0}}
 #define LZF {FC_FILTER_LZF, 0, {0}}
+#define BS_ZSTD {FC_FILTER_BITSHUFFLE, 5, {0, 0, FC_BSHUF_ZSTD}}
+#define ZSTD {FC_FILTER_ZSTD, 1, {3}}
 
 static const struct {
     uint32_t n;
@@ -22,7 +24,7 @@ static const struct {
     {2, {SHUF, DEFL}}, {3, {SHUF, DEFL, F32}}, {2, {DEFL, F32}}, {2, {LZ4, F32}},
     {2, {SHUF, LZ4}}, {2, {BS_LZ4, F32}}, {2, {SHUF, F32}}, {2, {BS_RAW, LZ4}},
     {2, {BS_RAW, DEFL}}, {3, {SHUF, BS_LZ4, DEFL}}, {0, {{0}}}, {1, {LZF}}, {2, {SHUF, LZF}},
-    {3, {SHUF, LZF, F32}},
+    {3, {SHUF, LZF, F32}}, {1, {BS_ZSTD}}, {1, {ZSTD}}, {3, {SHUF, ZSTD, F32}},
 };
 #define NPIPE (sizeof pipelines / sizeof *pipelines)
 

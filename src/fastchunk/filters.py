@@ -7,7 +7,7 @@ import h5py
 
 from . import _native
 
-DEFLATE, SHUFFLE, FLETCHER32, SCALEOFFSET, LZF, LZ4, BITSHUFFLE = 1, 2, 3, 6, 32000, 32004, 32008
+DEFLATE, SHUFFLE, FLETCHER32, SCALEOFFSET, LZF, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 6, 32000, 32004, 32008, 32015
 FILTER_NAMES = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
                 6: "scaleoffset", 32000: "lzf", 32001: "blosc", 32004: "lz4",
                 32008: "bitshuffle", 32015: "zstd", 32026: "blosc2"}
@@ -59,8 +59,8 @@ def _bitshuffle_spec(cd, itemsize):
     elem = cd[2] if len(cd) > 2 and cd[2] else itemsize
     block = cd[3] if len(cd) > 3 else 0
     comp = cd[4] if len(cd) >= 5 else 0
-    if comp not in (0, 2):
-        return None, f"bitshuffle with {BSHUF_COMPRESSION.get(comp, comp)} compression (read through h5py)"
+    if comp not in BSHUF_COMPRESSION:
+        return None, f"bitshuffle with compression {comp} (read through h5py)"
     if block % 8:
         return None, f"bitshuffle block size {block} is not a multiple of 8"
     return (elem, block, comp), ""
@@ -87,7 +87,7 @@ def _native_spec(fid, cd, itemsize):
         return (cd[0] if cd else itemsize,), ""
     if fid == SCALEOFFSET:
         return _scaleoffset_spec(cd)
-    if fid in (LZ4, LZF, FLETCHER32):
+    if fid in (LZ4, LZF, ZSTD, FLETCHER32):
         return (), ""
     if fid == DEFLATE:
         if _native.HAVE_ZLIB:
