@@ -389,25 +389,24 @@ static int run_sequences(zctx_t *z, const uint8_t *p, size_t len, uint8_t **opp,
             if (oe.extra + me.extra + le.extra >= 31)
                 zs_br_reload(&br);
             size_t ll = le.base + (size_t)zs_br_read(&br, le.extra);
-            size_t off;
-            if (ofv > 3) {
-                off = ofv - 3;
+            /* the offset: k 0-2 repeat offset k, 3 the most recent one minus 1, 4 a new one;
+             * without literals repeat codes shift by one. Written as selects, not branches:
+             * the kind of offset follows the data and would mispredict. */
+            unsigned k = ofv > 3 ? 4 : (unsigned)ofv - 1 + (ll == 0);
+            size_t off = ofv - 3;
+            if (k == 3)
+                off = r0 - 1;
+            if (k == 2)
+                off = r2;
+            if (k == 1)
+                off = r1;
+            if (k == 0)
+                off = r0;
+            if (k >= 2)
                 r2 = r1;
+            if (k >= 1)
                 r1 = r0;
-                r0 = off;
-            } else {
-                /* repeat offsets, shifted by one when there are no literals */
-                unsigned k = (unsigned)ofv - 1 + (ll == 0);
-                if (k == 0) {
-                    off = r0;
-                } else {
-                    off = k == 1 ? r1 : k == 2 ? r2 : r0 - 1;
-                    if (k != 1)
-                        r2 = r1;
-                    r1 = r0;
-                    r0 = off;
-                }
-            }
+            r0 = off;
             if (--nseq) {
                 sl = le.next + (size_t)zs_br_read(&br, le.nbits);
                 sm = me.next + (size_t)zs_br_read(&br, me.nbits);

@@ -84,9 +84,16 @@ static inline unsigned zs_br_peek(const zs_br_t *b, unsigned n)
 /* Refill `bits` so that at least 57 unread bits are in it, as long as the stream has them. */
 static inline void zs_br_reload(zs_br_t *b)
 {
-    if (ZS_UNLIKELY(b->used > 64))
-        return; /* over-read: stays over-read */
     size_t n = b->used >> 3, room = (size_t)(b->ptr - b->start);
+    if (ZS_LIKELY(n - 1 < room)) { /* 1 <= n <= room: step back n whole bytes */
+        b->ptr -= n;
+        b->used &= 7;
+        b->bits = zs_load64(b->ptr);
+        return;
+    }
+    /* near the stream's start (or nothing to do) */
+    if (b->used > 64)
+        return; /* over-read: stays over-read */
     if (n > room)
         n = room;
     if (n) {
