@@ -82,10 +82,10 @@ static int decode_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n,
 
 /* One compressed block of m bytes into out; err->at is made relative to the chunk. */
 static int decode_block(uint32_t compression, const uint8_t *src, size_t pos, size_t c,
-                        uint8_t *out, size_t m, fc_error_t *err)
+                        uint8_t *out, size_t m, fc_scratch_t *s, fc_error_t *err)
 {
     if (compression == FC_BSHUF_ZSTD) {
-        int rc = fc_zstd_decode(src + pos, c, out, m, err);
+        int rc = fc_zstd_decode_scratch(src + pos, c, out, m, s, err);
         if (rc != FC_OK && err)
             err->at += (int64_t)pos;
         return rc;
@@ -128,7 +128,7 @@ static int decode_compressed(const uint8_t *src, size_t srclen, uint8_t *dst, si
             pos += c;
             continue;
         }
-        int rc = decode_block(compression, src, pos, c, s->block, m * es, err);
+        int rc = decode_block(compression, src, pos, c, s->block, m * es, s, err);
         if (rc != FC_OK)
             return rc;
         untranspose_block(k, s->block, dst + done * es, m, es, s->planes);

@@ -49,6 +49,7 @@ void fc_scratch_free(fc_scratch_t *s)
     free(s->stage[0]);
     free(s->stage[1]);
     free(s->want);
+    free(s->zstd);
     fc_inflate_free(s);
     free(s);
 }
@@ -119,7 +120,7 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
     case FC_FILTER_SCALEOFFSET:
         return fc_scaleoffset_decode(in, inlen, out, outlen, f->cd, err);
     case FC_FILTER_ZSTD:
-        return fc_zstd_decode(in, inlen, out, outlen, err);
+        return fc_zstd_decode_scratch(in, inlen, out, outlen, s, err);
     case FC_FILTER_SHUFFLE:
         if (inlen != outlen)
             return fc_fail(err, FC_E_CORRUPT, inlen, "shuffle: stored size differs from the chunk size");

@@ -20,6 +20,7 @@ struct fc_scratch {
     uint8_t *want;     /* per bitshuffle block: decode it? (partial decodes, fc_partial.c) */
     size_t want_cap;
     void *zstream;     /* zlib's z_stream, set up on first use (fc_inflate.c) */
+    void *zstd;        /* the zstd decoder's state, allocated on first use (fc_zstd.c) */
 };
 
 /* Grow *buf to at least need bytes (contents not kept). Returns 0 or FC_E_NOMEM. */
@@ -84,6 +85,9 @@ int fc_scaleoffset_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_
 size_t fc_scaleoffset_output_size(const uint32_t *cd, size_t srclen);
 /* One or more zstd frames (skippable frames ignored) that decode to exactly dstlen bytes. */
 int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err);
+/* The same with the decoder state kept in the worker's scratch. */
+int fc_zstd_decode_scratch(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                           fc_scratch_t *s, fc_error_t *err);
 int fc_shuffle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t elem_size);
 int fc_fletcher32_verify(const uint8_t *src, size_t srclen, fc_error_t *err);
 int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,

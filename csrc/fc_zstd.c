@@ -356,11 +356,9 @@ static int run_sequences(zctx_t *z, const uint8_t *p, size_t len, uint8_t **opp,
         unsigned modes = *p++;
         if (modes & 3)
             return fail_at(z, FC_E_CORRUPT, p - 1, "zstd: reserved bits set in sequence modes");
-        static const int order[3] = {LL, OF, ML}; /* descriptions follow in this order */
-        for (int i = 0; i < 3; i++) {
+        for (int k = LL; k <= ML; k++) { /* modes and descriptions come as LL, OF, ML */
             size_t used;
-            int rc = seq_table_setup(z, order[i], (modes >> (6 - 2 * i)) & 3, p,
-                                     (size_t)(pend - p), &used);
+            int rc = seq_table_setup(z, k, (modes >> (6 - 2 * k)) & 3, p, (size_t)(pend - p), &used);
             if (rc)
                 return rc;
             p += used;
@@ -568,13 +566,12 @@ static int read_frame(zctx_t *z, const uint8_t **pp, uint8_t **opp)
     return FC_OK;
 }
 
-int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err)
+/* Decode with the state z (any contents: every field a frame reads is set first). */
+static int decode_frames(zctx_t *z, const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                         fc_error_t *err)
 {
     if (srclen == 0)
         return fc_fail(err, FC_E_CORRUPT, 0, "zstd: empty stream");
-    zctx_t *z = malloc(sizeof *z);
-    if (!z)
-        return fc_fail(err, FC_E_NOMEM, 0, "zstd: no memory for the decoder state");
     z->src = src;
     z->src_end = src + srclen;
     z->err = err;
@@ -611,6 +608,24 @@ int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstle
     }
     if (rc == FC_OK && op != z->dst_end)
         rc = fail_at(z, FC_E_CORRUPT, p, "zstd: data decodes to fewer bytes than the chunk");
+    return rc;
+}
+
+int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err)
+{
+    zctx_t *z = malloc(sizeof *z);
+    if (!z)
+        return fc_fail(err, FC_E_NOMEM, 0, "zstd: no memory for the decoder state");
+    int rc = decode_frames(z, src, srclen, dst, dstlen, err);
     free(z);
     return rc;
+}
+
+int fc_zstd_decode_scratch(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                           fc_scratch_t *s, fc_error_t *err)
+{
+    /* ~150 kB of state: kept per worker, since bitshuffle calls this once per 8 kB block */
+    if (!s->zstd && !(s->zstd = malloc(sizeof(zctx_t))))
+        return fc_fail(err, FC_E_NOMEM, 0, "zstd: no memory for the decoder state");
+    return decode_frames(s->zstd, src, srclen, dst, dstlen, err);
 }

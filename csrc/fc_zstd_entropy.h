@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the zstd bit readers load little-endian words; port zs_load64 first"
+#endif
+
 #define ZS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ZS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
