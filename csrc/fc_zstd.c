@@ -8,16 +8,18 @@
  *
  * Safety: every size read from the stream is checked against what is left of the input, of the
  * block and of the output before it is used; a match may reach back only into its own frame's
- * output. Far from the end of dst, literal and match copies move 16 bytes at a time and may
- * write up to 31 bytes past their end; that part of dst is rewritten later, as it fills in
- * order. Near the end copies are exact. Dictionaries are not supported (FC_E_UNSUPPORTED). */
+ * output. Where at least 32 bytes of dst remain past a sequence, its literal and match copies
+ * move 16 bytes at a time and may write up to 16 bytes past their end; that part of dst is
+ * rewritten later, as it fills in order. Near the end copies are exact.
+ *
+ * Not supported: dictionaries (a frame naming one fails with FC_E_UNSUPPORTED). */
 #include <string.h>
 
 #include "fc_internal.h"
 #include "fc_zstd_entropy.h"
 
 #define BLOCK_MAX ((size_t)128 * 1024) /* the format's largest block */
-#define WILD 32                         /* room a wide copy needs past its end */
+#define WILD 32                         /* room past a sequence that allows wide copies */
 
 #define MAGIC 0xFD2FB528u
 #define SKIPPABLE_MASK 0xFFFFFFF0u
