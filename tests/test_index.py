@@ -77,3 +77,25 @@ def test_userblock_shifts_addresses(tmp_path):
     raw = p.read_bytes()
     first = np.frombuffer(raw[idx.offset[0]:idx.offset[0] + 80], "<f8")
     assert np.array_equal(first, np.arange(100.0)[idx.coords[0, 0] * 10:][:10])
+
+
+@pytest.mark.parametrize("libver,native", [("earliest", True), ("latest", False)])
+def test_unlimited_dimension_that_is_not_the_first(tmp_path, libver, native):
+    """maxshape (N, None): an extensible-array index (libver latest) swizzles the unlimited axis
+    to the front and HDF5 reports swizzled chunk coordinates, so h5py reads it; the v1 B-tree
+    of older files reports them right and fastchunk reads it natively. Both match h5py."""
+    import fastchunk
+    from fastchunk.filters import EARRAY_INDEX, chunk_index_type
+    data = np.arange(4 * 6 * 5, dtype="i4").reshape(4, 30)
+    p = tmp_path / "u.h5"
+    with h5py.File(p, "w", libver=libver) as f:
+        f.create_dataset("x", data=data, chunks=(2, 3), maxshape=(10, None))
+        assert (chunk_index_type(f["x"].id) == EARRAY_INDEX) is not native
+    with fastchunk.File(p) as f:
+        ds = f["x"]
+        assert ds.native is native, ds.reason
+        if not native:
+            assert "extensible-array" in ds.reason
+        for sel in [(), np.s_[1:3, 5:29:2]]:
+            got = ds[sel]
+            assert got.dtype == data.dtype and np.array_equal(got, data[sel])

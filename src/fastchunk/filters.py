@@ -152,6 +152,37 @@ def chunk_opts(dcpl):
     return opts.value
 
 
+EARRAY_INDEX = 4  # H5D_CHUNK_IDX_EARRAY in H5D_chunk_index_t
+
+
+@functools.lru_cache(maxsize=1)
+def _get_chunk_index_type():
+    """H5Dget_chunk_index_type from h5py's libhdf5 (a developer call h5py does not wrap), or None."""
+    lib = hdf5_library()
+    fn = getattr(lib, "H5Dget_chunk_index_type", None)
+    if fn is None:
+        return None
+    fn.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int)]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def chunk_index_type(dsid):
+    """The chunk index type (H5D_chunk_index_t) of an open h5py DatasetID, or None if unknown."""
+    try:
+        fn = _get_chunk_index_type()
+    except OSError:
+        return None
+    if fn is None:
+        return None
+    kind = ctypes.c_int(-1)
+    from h5py._objects import phil
+    with phil:
+        if fn(dsid.id, ctypes.byref(kind)) < 0:
+            return None
+    return kind.value
+
+
 def dtype_reason(dtype):
     """Why a dtype cannot pass through natively as raw bytes ("" when it can)."""
     if dtype.hasobject or h5py.check_dtype(vlen=dtype) is not None or h5py.check_dtype(ref=dtype) is not None:
@@ -178,8 +209,9 @@ def layout_reason(dset):
     if not dset.shape:
         return "scalar dataset (read through h5py)"
     unlimited = [d for d, m in enumerate(dset.maxshape or ()) if m is None]
-    if len(unlimited) == 1 and unlimited[0] > 0:
-        # An extensible-array index swizzles the unlimited dimension to the front, and
-        # HDF5's chunk queries report the swizzled coordinates (seen in h5fc_ext_none.h5).
-        return "one unlimited dimension that is not the first: HDF5 reports wrong chunk coordinates"
+    if len(unlimited) == 1 and unlimited[0] > 0 and chunk_index_type(dset.id) in (EARRAY_INDEX, None):
+        # An extensible-array index swizzles the unlimited dimension to the front, and HDF5's
+        # chunk queries report the swizzled coordinates (seen in h5fc_ext_none.h5); older
+        # files index the same datasets with a v1 B-tree, whose coordinates are right.
+        return "one unlimited dimension that is not the first, extensible-array index: HDF5 reports wrong chunk coordinates"
     return ""
