@@ -77,6 +77,32 @@ def test_filter_mask_skips_filters(tmp_path):
     assert_identical(h5py_read(p, "x"), data)
 
 
+@pytest.mark.parametrize("inner,outer", [((32008, (0, 3, 0, 0, 2)), "deflate"), ((32004, (0,)), "deflate"),
+                                         ((32008, (0, 3, 0, 64, 2)), "lzf"), ((32004, (64,)), "lzf")])
+def test_compressed_stream_inside_deflate_or_lzf(tmp_path, inner, outer):
+    """bitshuffle+LZ4 or LZ4 32004 and then deflate or LZF over that stream: the inner stream is
+    not the chunk's size (on random pixels it is longer), so the outer decode must take any
+    length up to a bound (fc_decode.c, *_upto)."""
+    data = _frames(np.uint16, n=4)
+    data[2] = np.random.default_rng(0).integers(0, 65535, data[2].shape, dtype=np.uint16)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk((1,) + data.shape[1:])
+    dcpl.set_filter(inner[0], h5py.h5z.FLAG_MANDATORY, inner[1])
+    if outer == "deflate":
+        dcpl.set_deflate(4)
+    else:
+        dcpl.set_filter(32000, h5py.h5z.FLAG_OPTIONAL, ())
+    p = tmp_path / "n.h5"
+    with h5py.File(p, "w") as h:
+        space = h5py.h5s.create_simple(data.shape)
+        h5py.h5d.create(h.id, b"x", h5py.h5t.NATIVE_UINT16, space, dcpl=dcpl).write(
+            h5py.h5s.ALL, h5py.h5s.ALL, data)
+    with fastchunk.File(p) as f:
+        assert f["x"].native, f["x"].reason
+        for sel in [(), np.s_[2], np.s_[1:, 5:9, ::4]]:
+            assert_identical(f["x"][sel], data[sel])
+
+
 def _corrupt(tmp_path, compression, patch, **kw):
     """A file with one chunk's bytes changed by patch(bytes) -> bytes (same length or shorter)."""
     data = _frames(np.uint32, n=4)
