@@ -54,6 +54,17 @@ def assert_identical(a, b):
     assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
 
 
+def assert_native_like_h5py(path, name, sels, codec):
+    """fastchunk reads dataset `name` natively, with `codec` in its decode chain, and every
+    selection in sels exactly as h5py does."""
+    with fastchunk.File(path) as f:
+        ds = f[name]
+        assert ds.native, ds.reason
+        assert codec in ds.pipeline.codec, ds.pipeline.codec
+        for sel in sels:
+            assert_identical(ds[sel], h5py_read(path, name, sel))
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print the real-file gate's and the fault sweep's counts when those modules ran."""
     import sys

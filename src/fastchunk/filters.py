@@ -123,64 +123,47 @@ def hdf5_library():
     return None if path is None else ctypes.CDLL(path)
 
 
-@functools.lru_cache(maxsize=1)
-def _libhdf5():
-    """H5Pget_chunk_opts from h5py's libhdf5 (the one call h5py does not wrap), or None."""
+@functools.lru_cache(maxsize=None)
+def _hdf5_getter(name, ctype):
+    """A getter of h5py's libhdf5 shaped herr_t f(hid_t, ctype *out), or None if absent."""
     lib = hdf5_library()
-    fn = getattr(lib, "H5Pget_chunk_opts", None)
+    fn = getattr(lib, name, None)
     if fn is None:
         return None
-    fn.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_uint)]
+    fn.argtypes = [ctypes.c_int64, ctypes.POINTER(ctype)]
     fn.restype = ctypes.c_int
     return fn
 
 
-def chunk_opts(dcpl):
-    """H5Pget_chunk_opts of a dataset creation property list, or None if it cannot be asked."""
+def _ask_hdf5(name, hid, ctype):
+    """What libhdf5's getter `name` says about identifier hid, or None if it cannot be asked
+    (for calls h5py does not wrap)."""
     try:
-        fn = _libhdf5()
+        fn = _hdf5_getter(name, ctype)
     except OSError:
         return None
     if fn is None:
         return None
-    opts = ctypes.c_uint(0)
+    out = ctype(0)
     # ctypes drops the GIL: hold h5py's own lock, HDF5 here is not built thread-safe.
     from h5py._objects import phil
     with phil:
-        if fn(dcpl.id, ctypes.byref(opts)) < 0:
+        if fn(hid, ctypes.byref(out)) < 0:
             return None
-    return opts.value
+    return out.value
+
+
+def chunk_opts(dcpl):
+    """H5Pget_chunk_opts of a dataset creation property list, or None if it cannot be asked."""
+    return _ask_hdf5("H5Pget_chunk_opts", dcpl.id, ctypes.c_uint)
 
 
 EARRAY_INDEX = 4  # H5D_CHUNK_IDX_EARRAY in H5D_chunk_index_t
 
 
-@functools.lru_cache(maxsize=1)
-def _get_chunk_index_type():
-    """H5Dget_chunk_index_type from h5py's libhdf5 (a developer call h5py does not wrap), or None."""
-    lib = hdf5_library()
-    fn = getattr(lib, "H5Dget_chunk_index_type", None)
-    if fn is None:
-        return None
-    fn.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int)]
-    fn.restype = ctypes.c_int
-    return fn
-
-
 def chunk_index_type(dsid):
     """The chunk index type (H5D_chunk_index_t) of an open h5py DatasetID, or None if unknown."""
-    try:
-        fn = _get_chunk_index_type()
-    except OSError:
-        return None
-    if fn is None:
-        return None
-    kind = ctypes.c_int(-1)
-    from h5py._objects import phil
-    with phil:
-        if fn(dsid.id, ctypes.byref(kind)) < 0:
-            return None
-    return kind.value
+    return _ask_hdf5("H5Dget_chunk_index_type", dsid.id, ctypes.c_int)
 
 
 def dtype_reason(dtype):
