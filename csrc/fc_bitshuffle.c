@@ -85,7 +85,7 @@ static int decode_block(uint32_t compression, const uint8_t *src, size_t pos, si
                         uint8_t *out, size_t m, fc_scratch_t *s, fc_error_t *err)
 {
     if (compression == FC_BSHUF_ZSTD) {
-        int rc = fc_zstd_decode_scratch(src + pos, c, out, m, s, err);
+        int rc = fc_zstd_decode_scratch(src + pos, c, out, m, NULL, s, err);
         if (rc != FC_OK && err)
             err->at += (int64_t)pos;
         return rc;

@@ -92,7 +92,7 @@ static int size_preserving(const fc_filter_t *f)
 }
 
 /* Whether a filter reads a stream that says its own size (a header, or scale-offset's packed
- * count), so the size-less stage before it (deflate, LZF) may produce any length. */
+ * count), so the size-less stage before it (deflate, LZF, zstd) may produce any length. */
 static int self_sized_input(const fc_filter_t *f)
 {
     return f->id == FC_FILTER_SCALEOFFSET || f->id == FC_FILTER_LZ4 ||
@@ -108,6 +108,8 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
         return fc_inflate_decode_upto(in, inlen, out, outlen, produced, s, err);
     if (produced && f->id == FC_FILTER_LZF)
         return fc_lzf_decode_upto(in, inlen, out, outlen, produced, err);
+    if (produced && f->id == FC_FILTER_ZSTD)
+        return fc_zstd_decode_scratch(in, inlen, out, outlen, produced, s, err);
     switch (f->id) {
     case FC_FILTER_BITSHUFFLE:
         return fc_bitshuffle_decode(in, inlen, out, outlen, f->cd[0], f->cd[1], f->cd[2], s, err);
@@ -120,7 +122,7 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
     case FC_FILTER_SCALEOFFSET:
         return fc_scaleoffset_decode(in, inlen, out, outlen, f->cd, err);
     case FC_FILTER_ZSTD:
-        return fc_zstd_decode_scratch(in, inlen, out, outlen, s, err);
+        return fc_zstd_decode_scratch(in, inlen, out, outlen, NULL, s, err);
     case FC_FILTER_SHUFFLE:
         if (inlen != outlen)
             return fc_fail(err, FC_E_CORRUPT, inlen, "shuffle: stored size differs from the chunk size");
@@ -168,8 +170,8 @@ int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered
             }
             if ((rc = stage_output_size(f, cur, curlen, expect, &outlen, err)) != FC_OK)
                 return rc;
-            if ((f->id == FC_FILTER_DEFLATE || f->id == FC_FILTER_LZF) && next &&
-                self_sized_input(next)) {
+            if ((f->id == FC_FILTER_DEFLATE || f->id == FC_FILTER_LZF || f->id == FC_FILTER_ZSTD) &&
+                next && self_sized_input(next)) {
                 /* e.g. scale-offset then gzip: that stream is up to 22 bytes over the chunk;
                  * bitshuffle+LZ4 of incompressible data in tiny blocks up to 2x. Allow what
                  * the plausibility check below allows (pages never written cost nothing). */

@@ -85,9 +85,10 @@ int fc_scaleoffset_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_
 size_t fc_scaleoffset_output_size(const uint32_t *cd, size_t srclen);
 /* One or more zstd frames (skippable frames ignored) that decode to exactly dstlen bytes. */
 int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err);
-/* The same with the decoder state kept in the worker's scratch. */
+/* The same with the decoder state kept in the worker's scratch; with produced non-NULL the
+ * output may be shorter than dstlen (*produced says how long), as for the *_upto decoders. */
 int fc_zstd_decode_scratch(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                           fc_scratch_t *s, fc_error_t *err);
+                           size_t *produced, fc_scratch_t *s, fc_error_t *err);
 int fc_shuffle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t elem_size);
 int fc_fletcher32_verify(const uint8_t *src, size_t srclen, fc_error_t *err);
 int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,

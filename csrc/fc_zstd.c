@@ -568,9 +568,11 @@ static int read_frame(zctx_t *z, const uint8_t **pp, uint8_t **opp)
     return FC_OK;
 }
 
-/* Decode with the state z (any contents: every field a frame reads is set first). */
+/* Decode with the state z (any contents: every field a frame reads is set first). With
+ * produced NULL the frames must fill dst exactly; otherwise they may stop short of dstlen and
+ * *produced says where. */
 static int decode_frames(zctx_t *z, const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                         fc_error_t *err)
+                         size_t *produced, fc_error_t *err)
 {
     if (srclen == 0)
         return fc_fail(err, FC_E_CORRUPT, 0, "zstd: empty stream");
@@ -608,7 +610,9 @@ static int decode_frames(zctx_t *z, const uint8_t *src, size_t srclen, uint8_t *
         if ((rc = read_frame(z, &p, &op)))
             break;
     }
-    if (rc == FC_OK && op != z->dst_end)
+    if (rc == FC_OK && produced)
+        *produced = (size_t)(op - dst);
+    else if (rc == FC_OK && op != z->dst_end)
         rc = fail_at(z, FC_E_CORRUPT, p, "zstd: data decodes to fewer bytes than the chunk");
     return rc;
 }
@@ -618,16 +622,16 @@ int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstle
     zctx_t *z = malloc(sizeof *z);
     if (!z)
         return fc_fail(err, FC_E_NOMEM, 0, "zstd: no memory for the decoder state");
-    int rc = decode_frames(z, src, srclen, dst, dstlen, err);
+    int rc = decode_frames(z, src, srclen, dst, dstlen, NULL, err);
     free(z);
     return rc;
 }
 
 int fc_zstd_decode_scratch(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                           fc_scratch_t *s, fc_error_t *err)
+                           size_t *produced, fc_scratch_t *s, fc_error_t *err)
 {
     /* ~150 kB of state: kept per worker, since bitshuffle calls this once per 8 kB block */
     if (!s->zstd && !(s->zstd = malloc(sizeof(zctx_t))))
         return fc_fail(err, FC_E_NOMEM, 0, "zstd: no memory for the decoder state");
-    return decode_frames(s->zstd, src, srclen, dst, dstlen, err);
+    return decode_frames(s->zstd, src, srclen, dst, dstlen, produced, err);
 }

@@ -5,6 +5,7 @@ give a ChunkDecodeError naming the chunk."""
 import ctypes
 
 import h5py
+import hdf5plugin
 import numpy as np
 import pytest
 from conftest import assert_identical, assert_names_chunk, assert_native_like_h5py
@@ -81,9 +82,11 @@ def test_floats_decimal_scaling(tmp_path, kind, order, digits):
 
 
 @pytest.mark.parametrize("pipeline", [dict(compression="gzip"), dict(shuffle=True),
-                                      dict(compression="gzip", shuffle=True), dict(compression="lzf")])
+                                      dict(compression="gzip", shuffle=True), dict(compression="lzf"),
+                                      dict(compression=hdf5plugin.Zstd()),
+                                      dict(compression=hdf5plugin.Zstd(), shuffle=True)])
 def test_in_pipelines(tmp_path, pipeline):
-    """The deflate or LZF stream holds the scale-offset stream, whose size is not the chunk's.
+    """The deflate, LZF or zstd stream holds the scale-offset stream, whose size is not the chunk's.
     (h5py refuses fletcher32 with scale-offset.)"""
     data = int_data(np.dtype("<u2"), np.random.default_rng(1))
     check(write(tmp_path / "p.h5", data, scaleoffset=0, **pipeline))
