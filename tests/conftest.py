@@ -110,6 +110,18 @@ def assert_names_chunk(message, path, name, coords, codec="bitshuffle+lz4"):
     assert re.search(r"\b(byte|offset) \d+", message), message
 
 
+def assert_damaged_chunk_reported(path, coords, codec, words, intact, num_threads):
+    """Reading all of dataset /x raises ChunkDecodeError naming the chunk at coords, its codec
+    and words; the frames in intact (index -> expected array) still read afterwards."""
+    with fastchunk.File(path, num_threads=num_threads) as f:
+        with pytest.raises(fastchunk.ChunkDecodeError) as info:
+            f["x"][()]
+        assert_names_chunk(str(info.value), path, "/x", coords, codec)
+        assert words in str(info.value)
+        for i, want in intact.items():
+            assert_identical(f["x"][i], want)
+
+
 @pytest.fixture(scope="session")
 def big(tmp_path_factory):
     """300 sparse 1024x1024 u32 frames (one chunk each, 1.2 GB decoded): a read of one column
