@@ -151,30 +151,23 @@ static const char *huf_fse_weights(const uint8_t *src, size_t len, uint8_t *w, u
     zs_br_t b;
     if ((e = zs_br_init(&b, src + used, len - used)))
         return e;
-    unsigned s1 = (unsigned)zs_br_read(&b, log), s2 = (unsigned)zs_br_read(&b, log);
+    unsigned st[2];
+    st[0] = (unsigned)zs_br_read(&b, log);
+    st[1] = (unsigned)zs_br_read(&b, log);
     zs_br_reload(&b);
     if (zs_br_overread(&b))
         return "zstd: Huffman weights bitstream too short";
     /* The stream has no symbol count: the states take turns, and once a state update needs
      * bits the stream no longer has, the other state gives the last weight. */
     unsigned k = 0;
-    for (;;) {
+    for (unsigned i = 0;; i ^= 1) {
         if (k + 2 > HUF_MAX_WEIGHTS)
             return "zstd: too many Huffman weights";
-        w[k++] = t[s1].symbol;
-        s1 = t[s1].next + (unsigned)zs_br_read(&b, t[s1].nbits);
+        w[k++] = t[st[i]].symbol;
+        st[i] = t[st[i]].next + (unsigned)zs_br_read(&b, t[st[i]].nbits);
         zs_br_reload(&b);
         if (zs_br_overread(&b)) {
-            w[k++] = t[s2].symbol;
-            break;
-        }
-        if (k + 2 > HUF_MAX_WEIGHTS)
-            return "zstd: too many Huffman weights";
-        w[k++] = t[s2].symbol;
-        s2 = t[s2].next + (unsigned)zs_br_read(&b, t[s2].nbits);
-        zs_br_reload(&b);
-        if (zs_br_overread(&b)) {
-            w[k++] = t[s1].symbol;
+            w[k++] = t[st[i ^ 1]].symbol;
             break;
         }
     }
