@@ -20,6 +20,7 @@ CORE_SOURCES = [
     "fc_lz4_filter.c",
     "fc_lzf.c",
     "fc_scaleoffset.c",
+    "fc_szip.c",
     "fc_zstd.c",
     "fc_zstd_entropy.c",
     "fc_shuffle.c",

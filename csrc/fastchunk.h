@@ -31,6 +31,7 @@ const char *fc_strerror(int code);
 #define FC_FILTER_DEFLATE 1
 #define FC_FILTER_SHUFFLE 2
 #define FC_FILTER_FLETCHER32 3
+#define FC_FILTER_SZIP 4
 #define FC_FILTER_SCALEOFFSET 6
 #define FC_FILTER_LZF 32000
 #define FC_FILTER_LZ4 32004
@@ -42,9 +43,13 @@ const char *fc_strerror(int code);
 #define FC_BSHUF_LZ4 2
 #define FC_BSHUF_ZSTD 3
 
+/* szip flags (cd[0] as filters.py normalizes it). */
+#define FC_SZIP_MSB 1u
+#define FC_SZIP_NN 2u
+
 /* One filter of a pipeline. cd holds the HDF5 cd_values the decoder needs:
  * bitshuffle: cd[0] elem size, cd[1] block elems (0 = default), cd[2] compression;
- * shuffle: cd[0] elem size; scaleoffset: see fc_scaleoffset.c. */
+ * shuffle: cd[0] elem size; scaleoffset: see fc_scaleoffset.c; szip: see fc_szip.c. */
 typedef struct {
     uint32_t id;
     uint32_t ncd;

@@ -75,6 +75,11 @@ static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inl
     case FC_FILTER_SCALEOFFSET:
         *out = fc_scaleoffset_output_size(f->cd, inlen);
         return FC_OK;
+    case FC_FILTER_SZIP:
+        if (inlen < 4)
+            return fc_fail(err, FC_E_CORRUPT, inlen, "szip: chunk shorter than its 4-byte header");
+        *out = (size_t)in[0] | (size_t)in[1] << 8 | (size_t)in[2] << 16 | (size_t)in[3] << 24;
+        return FC_OK;
     case FC_FILTER_DEFLATE:
     case FC_FILTER_LZF:
     case FC_FILTER_ZSTD:
@@ -95,7 +100,7 @@ static int size_preserving(const fc_filter_t *f)
  * count), so the size-less stage before it (deflate, LZF, zstd) may produce any length. */
 static int self_sized_input(const fc_filter_t *f)
 {
-    return f->id == FC_FILTER_SCALEOFFSET || f->id == FC_FILTER_LZ4 ||
+    return f->id == FC_FILTER_SCALEOFFSET || f->id == FC_FILTER_LZ4 || f->id == FC_FILTER_SZIP ||
            (f->id == FC_FILTER_BITSHUFFLE && f->cd[2] != FC_BSHUF_NONE);
 }
 
@@ -121,6 +126,8 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
         return fc_lzf_decode(in, inlen, out, outlen, err);
     case FC_FILTER_SCALEOFFSET:
         return fc_scaleoffset_decode(in, inlen, out, outlen, f->cd, err);
+    case FC_FILTER_SZIP:
+        return fc_szip_decode(in, inlen, out, outlen, f->cd, err);
     case FC_FILTER_ZSTD:
         return fc_zstd_decode_scratch(in, inlen, out, outlen, NULL, s, err);
     case FC_FILTER_SHUFFLE:

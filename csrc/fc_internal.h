@@ -83,6 +83,9 @@ int fc_inflate_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size
 int fc_scaleoffset_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                           const uint32_t *cd, fc_error_t *err);
 size_t fc_scaleoffset_output_size(const uint32_t *cd, size_t srclen);
+/* szip (fc_szip.c); cd as normalized by filters.py. */
+int fc_szip_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                   const uint32_t *cd, fc_error_t *err);
 /* One or more zstd frames (skippable frames ignored) that decode to exactly dstlen bytes. */
 int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err);
 /* The same with the decoder state kept in the worker's scratch; with produced non-NULL the

@@ -16,7 +16,7 @@ import numpy as np
 MAX_DECODED = 64 << 10  # seeds decode to at most this many bytes
 PER_DATASET = 3         # chunks taken from one dataset
 PER_TARGET = 300
-DEFLATE, SHUFFLE, FLETCHER32, SCALEOFFSET, LZF, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 6, 32000, 32004, 32008, 32015
+DEFLATE, SHUFFLE, FLETCHER32, SZIP, SCALEOFFSET, LZF, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 4, 6, 32000, 32004, 32008, 32015
 # fuzz/targets/pipeline.c's table, as tuples of (id, bitshuffle compression or None)
 BS_LZ4, BS_RAW, BS_ZSTD = (BITSHUFFLE, 2), (BITSHUFFLE, 0), (BITSHUFFLE, 3)
 PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE, None),),
@@ -28,7 +28,8 @@ PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE
              (BS_RAW, (DEFLATE, None)), ((SHUFFLE, None), BS_LZ4, (DEFLATE, None)), (),
              ((LZF, None),), ((SHUFFLE, None), (LZF, None)),
              ((SHUFFLE, None), (LZF, None), (FLETCHER32, None)), (BS_ZSTD,), ((ZSTD, None),),
-             ((SHUFFLE, None), (ZSTD, None), (FLETCHER32, None))]
+             ((SHUFFLE, None), (ZSTD, None), (FLETCHER32, None)), ((SZIP, None),),
+             ((SHUFFLE, None), (SZIP, None), (FLETCHER32, None)), ((SZIP, None), (DEFLATE, None))]
 
 
 def _key(fid, cd):
@@ -142,6 +143,10 @@ def peel(seeds, filters, es, raw, decoded_bytes, mask):
             if decoded_bytes <= MAX_DECODED:
                 seeds.add("scaleoffset", struct.pack("<6I", *cd) + cur)
             break  # the first filter HDF5 runs: nothing decodes after it
+        elif fid == SZIP:
+            if decoded_bytes <= MAX_DECODED:
+                seeds.add("szip", struct.pack("<4I", *cd) + cur)
+            break  # what it decodes is shuffled or final: no other target's input
         elif fid == SHUFFLE:
             seeds.add("shuffle", bytes([cd[0] % 256, 0]) + cur[:MAX_DECODED])
             cur = None  # the unshuffled bytes are nobody's input here
@@ -228,6 +233,13 @@ def synthetic_files(d):
         p = d / f"scaleoffset{i}.h5"
         data = frames.astype(dtype) if np.dtype(dtype).kind != "f" else frames * 0.37
         testing.write_dataset(p, "x", data.astype(dtype), (1, 37, 41), comp, **kw)
+        out.append(p)
+    for i, (dtype, opts, kw) in enumerate([(np.uint16, ("nn", 8), {}), ("<f8", ("ec", 16), {}),
+                                           (">i4", ("nn", 32), dict(shuffle=True, fletcher32=True)),
+                                           (np.uint8, ("ec", 10), {})]):
+        p = d / f"szip{i}.h5"
+        testing.write_dataset(p, "x", frames.astype(dtype), (1, 37, 41),
+                              {"compression": "szip", "compression_opts": opts}, **kw)
         out.append(p)
     import hdf5plugin
     for i, (dtype, comp, kw) in enumerate([

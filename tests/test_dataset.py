@@ -1,4 +1,5 @@
 """Reads through fastchunk.File match h5py + hdf5plugin bit for bit."""
+import h5py
 import numpy as np
 import pytest
 from conftest import assert_identical, h5py_read
@@ -188,3 +189,53 @@ def test_bad_num_threads_is_an_error(tmp_path, bad):
     with fastchunk.File(p) as f:
         with pytest.raises(ValueError, match="num_threads"):
             f["x"].read((), num_threads=bad)
+
+
+def _type_with(base, edit):
+    tid = h5py.h5t.py_create(np.dtype(base)).copy()
+    edit(tid)
+    return tid
+
+
+def _compound_with_9_bit_member():
+    tid = h5py.h5t.create(h5py.h5t.COMPOUND, 6)
+    tid.insert(b"a", 0, h5py.h5t.py_create(np.dtype("<u4")))
+    tid.insert(b"b", 4, _type_with("<i2", lambda t: t.set_precision(9)))
+    return tid
+
+
+STORED_TYPES = {
+    "i2 of 9 bits": lambda: _type_with("<i2", lambda t: t.set_precision(9)),
+    "u4 of 20 bits at bit 4": lambda: _type_with("<u4", lambda t: (t.set_precision(20), t.set_offset(4))),
+    "f4 with another exponent bias": lambda: _type_with("<f4", lambda t: t.set_ebias(120)),
+    "compound with an i2 of 9 bits": _compound_with_9_bit_member,
+}
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "chunked", "deflate"])
+@pytest.mark.parametrize("kind", STORED_TYPES)
+def test_types_whose_bytes_need_hdf5s_conversion(tmp_path, kind, layout):
+    """Bytes of a type with fewer significant bits than its size, or of a float that is not
+    IEEE, are not the values (HDF5 sign-extends, shifts, rebiases): such datasets go through
+    h5py and say why, instead of handing back the stored bytes."""
+    tid = STORED_TYPES[kind]()
+    dtype = tid.dtype
+    rng = np.random.default_rng(0)
+    data = np.zeros((30, 20), dtype)
+    for name in dtype.names or [None]:
+        part = data[name] if name else data
+        part[...] = rng.integers(-200, 200, part.shape) if part.dtype.kind != "u" else rng.integers(0, 200, part.shape)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    if layout != "contiguous":
+        dcpl.set_chunk((7, 8))
+    if layout == "deflate":
+        dcpl.set_deflate(3)
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as h:
+        dsid = h5py.h5d.create(h.id, b"x", tid, h5py.h5s.create_simple(data.shape), dcpl=dcpl)
+        dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, data)
+    with fastchunk.File(path) as f:
+        ds = f["x"]
+        assert not ds.native and "needs HDF5's conversion" in ds.reason, ds.reason
+        assert_identical(ds[()], h5py_read(path, "x"))
+        assert_identical(ds[3:20:2, 5], h5py_read(path, "x", np.s_[3:20:2, 5]))

@@ -15,6 +15,7 @@
 #define LZF {FC_FILTER_LZF, 0, {0}}
 #define BS_ZSTD {FC_FILTER_BITSHUFFLE, 5, {0, 0, FC_BSHUF_ZSTD}}
 #define ZSTD {FC_FILTER_ZSTD, 1, {3}}
+#define SZIP {FC_FILTER_SZIP, 4, {FC_SZIP_NN, 8, 0, 64}} /* bits per pixel: the element's */
 
 static const struct {
     uint32_t n;
@@ -24,7 +25,8 @@ static const struct {
     {2, {SHUF, DEFL}}, {3, {SHUF, DEFL, F32}}, {2, {DEFL, F32}}, {2, {LZ4, F32}},
     {2, {SHUF, LZ4}}, {2, {BS_LZ4, F32}}, {2, {SHUF, F32}}, {2, {BS_RAW, LZ4}},
     {2, {BS_RAW, DEFL}}, {3, {SHUF, BS_LZ4, DEFL}}, {0, {{0}}}, {1, {LZF}}, {2, {SHUF, LZF}},
-    {3, {SHUF, LZF, F32}}, {1, {BS_ZSTD}}, {1, {ZSTD}}, {3, {SHUF, ZSTD, F32}},
+    {3, {SHUF, LZF, F32}}, {1, {BS_ZSTD}}, {1, {ZSTD}}, {3, {SHUF, ZSTD, F32}}, {1, {SZIP}},
+    {3, {SHUF, SZIP, F32}}, {2, {SZIP, DEFL}},
 };
 #define NPIPE (sizeof pipelines / sizeof *pipelines)
 
@@ -57,6 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (lay.filters[i].id == FC_FILTER_SHUFFLE)
             lay.filters[i].cd[0] = es;
+        if (lay.filters[i].id == FC_FILTER_SZIP)
+            lay.filters[i].cd[2] = es * 8;
     }
     size_t dstlen = n * es;
     uint8_t *src = fuzz_rest(&in), *dst = malloc(dstlen ? dstlen : 1);

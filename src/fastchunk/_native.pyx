@@ -20,6 +20,8 @@ cdef extern from "fastchunk.h" nogil:
         FC_MAX_FILTERS
         FC_OK
         FC_E_CANCELLED
+        FC_SZIP_MSB
+        FC_SZIP_NN
 
     ctypedef struct fc_filter_t:
         uint32_t id
@@ -117,6 +119,7 @@ ROW_DTYPE = np.dtype([("offset", "<i8"), ("nbytes", "<i8"), ("file_no", "<i4"),
 assert ROW_DTYPE.itemsize == sizeof(fc_row_t) == 32
 MAX_DIMS = FC_MAX_DIMS
 MAX_FILTERS = FC_MAX_FILTERS
+SZIP_MSB, SZIP_NN = FC_SZIP_MSB, FC_SZIP_NN  # flags of filters.py's normalized szip cd
 HAVE_ZLIB = bool(fc_inflate_available())
 cdef int WAIT_SLICE_MS = 50  # how often a waiting caller looks for Ctrl-C
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _native
 from .errors import ExternalLinkError, FileClosedError, UnsupportedFilterError
-from .filters import DONT_FILTER_PARTIAL_CHUNKS, chunk_opts, dtype_reason, layout_reason, read_pipeline
+from .filters import DONT_FILTER_PARTIAL_CHUNKS, chunk_opts, dtype_reason, layout_reason, read_pipeline, type_reason
 from .index import build_index, contiguous_index
 from .plan import make_plan
 from .selection import NotSimple, boxed, parse_selection
@@ -241,7 +241,8 @@ class Dataset:
         self._layout_flags = 0
         dcpl = h5ds.id.get_create_plist()
         self.pipeline = read_pipeline(dcpl, self.dtype)
-        self.reason = layout_reason(h5ds) or dtype_reason(self.dtype) or self._pipeline_reason(dcpl)
+        self.reason = (layout_reason(h5ds) or dtype_reason(self.dtype) or type_reason(h5ds.id.get_type())
+                       or self._pipeline_reason(dcpl))
         self.native = not self.reason
         # Offsets in the index belong to the file that really holds the dataset.
         self.data_file = h5ds.file.filename

@@ -7,12 +7,13 @@ import h5py
 
 from . import _native
 
-DEFLATE, SHUFFLE, FLETCHER32, SCALEOFFSET, LZF, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 6, 32000, 32004, 32008, 32015
+DEFLATE, SHUFFLE, FLETCHER32, SZIP, SCALEOFFSET, LZF, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 4, 6, 32000, 32004, 32008, 32015
 FILTER_NAMES = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
                 6: "scaleoffset", 32000: "lzf", 32001: "blosc", 32004: "lz4",
                 32008: "bitshuffle", 32015: "zstd", 32026: "blosc2"}
 BSHUF_COMPRESSION = {0: "none", 2: "lz4", 3: "zstd"}
 DONT_FILTER_PARTIAL_CHUNKS = 0x2  # H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS
+SZIP_MSB_OPTION, SZIP_NN_OPTION = 16, 32  # H5_SZIP_MSB_OPTION_MASK, H5_SZIP_NN_OPTION_MASK
 
 
 @dataclass
@@ -79,6 +80,18 @@ def _scaleoffset_spec(cd):
     return (scale_type, factor, nelmts, flags, cd[8], cd[9]), ""
 
 
+def _szip_spec(cd):
+    """Normalize szip's 4 cd_values [options mask, pixels per block, bits per pixel, pixels per
+    scanline] to the flags csrc/fc_szip.c reads; libaec looks only at the MSB and NN options."""
+    if len(cd) != 4:
+        return None, f"szip with {len(cd)} cd_values (HDF5 writes 4)"
+    mask, block, bits, scanline = cd
+    if block < 2 or block > 64 or block % 2 or scanline < 1 or not (1 <= bits <= 32 or bits == 64):
+        return None, f"szip parameters {list(cd)} that libaec cannot decode either"
+    flags = (_native.SZIP_MSB if mask & SZIP_MSB_OPTION else 0) | (_native.SZIP_NN if mask & SZIP_NN_OPTION else 0)
+    return (flags, block, bits, scanline), ""
+
+
 def _native_spec(fid, cd, itemsize):
     """(normalized cd, "") for a filter the C decoders know, else (None, reason)."""
     if fid == BITSHUFFLE:
@@ -87,6 +100,8 @@ def _native_spec(fid, cd, itemsize):
         return (cd[0] if cd else itemsize,), ""
     if fid == SCALEOFFSET:
         return _scaleoffset_spec(cd)
+    if fid == SZIP:
+        return _szip_spec(cd)
     if fid in (LZ4, LZF, ZSTD, FLETCHER32):
         return (), ""
     if fid == DEFLATE:
@@ -174,6 +189,33 @@ def dtype_reason(dtype):
         return f"array datatype {dtype}"
     if dtype.itemsize == 0:
         return "zero-size datatype"
+    return ""
+
+
+# IEEE layouts (sign pos, exponent pos, exponent bits, mantissa pos, mantissa bits; bias) by size
+IEEE_FLOATS = {2: ((15, 10, 5, 0, 10), 15), 4: ((31, 23, 8, 0, 23), 127), 8: ((63, 52, 11, 0, 52), 1023)}
+
+
+def type_reason(tid):
+    """Why a file datatype's bytes are not the values numpy reads from them ("" when they are):
+    fewer significant bits than bytes (HDF5 sign-extends and masks them when converting) or a
+    float that is not IEEE; checked inside compound and enum types too."""
+    cls = tid.get_class()
+    if cls in (h5py.h5t.INTEGER, h5py.h5t.FLOAT):
+        size, precision, offset = tid.get_size(), tid.get_precision(), tid.get_offset()
+        if precision != 8 * size or offset:
+            return (f"datatype with {precision} significant bits at bit {offset} of {size} bytes "
+                    "needs HDF5's conversion")
+        if cls == h5py.h5t.FLOAT and size in IEEE_FLOATS:
+            if (tid.get_fields(), tid.get_ebias()) != IEEE_FLOATS[size]:
+                return f"{size}-byte float that is not IEEE {tid.get_fields()} needs HDF5's conversion"
+    elif cls == h5py.h5t.COMPOUND:
+        for i in range(tid.get_nmembers()):
+            why = type_reason(tid.get_member_type(i))
+            if why:
+                return f"member {tid.get_member_name(i).decode(errors='replace')}: {why}"
+    elif cls == h5py.h5t.ENUM:
+        return type_reason(tid.get_super())
     return ""
 
 
