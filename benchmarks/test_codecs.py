@@ -1,12 +1,12 @@
-"""Deflate, shuffle+deflate, LZ4 (32004), LZF, zstd (32015), bitshuffle+zstd and contiguous
-datasets: fastchunk vs h5py, same run.
+"""Deflate, shuffle+deflate, LZ4 (32004), LZF, zstd (32015), bitshuffle+zstd, szip and
+contiguous datasets: fastchunk vs h5py, same run.
 
     pytest benchmarks/test_codecs.py --benchmark-enable --benchmark-group-by=param:case
 
 Targets (2 cores, warm page cache, reused output, medians): deflate and shuffle+deflate
 >= 1.8x the h5py frame loop; LZ4 32004 >= 4x; contiguous >= 0.8x raw pread. (LZF has no target:
 it is measured to show where it stands; nor zstd and bitshuffle+zstd: hdf5plugin's defaults,
-clevel 3.)
+clevel 3; nor szip: h5py's default, NN coding in blocks of 8.)
 """
 import os
 
@@ -34,6 +34,8 @@ CASES = {
     "zstd-u32": (hdf5plugin.Zstd(), np.uint32),
     "bitshuffle+zstd-u16": (hdf5plugin.Bitshuffle(cname="zstd"), np.uint16),
     "bitshuffle+zstd-u32": (hdf5plugin.Bitshuffle(cname="zstd"), np.uint32),
+    "szip-u16": ({"compression": "szip"}, np.uint16),
+    "szip-u32": ({"compression": "szip"}, np.uint32),
     "contiguous-u32": (None, np.uint32),
 }
 

@@ -127,7 +127,7 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
     case FC_FILTER_SCALEOFFSET:
         return fc_scaleoffset_decode(in, inlen, out, outlen, f->cd, err);
     case FC_FILTER_SZIP:
-        return fc_szip_decode(in, inlen, out, outlen, f->cd, err);
+        return fc_szip_decode(in, inlen, out, outlen, f->cd, s, err);
     case FC_FILTER_ZSTD:
         return fc_zstd_decode_scratch(in, inlen, out, outlen, NULL, s, err);
     case FC_FILTER_SHUFFLE:

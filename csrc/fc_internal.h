@@ -11,7 +11,8 @@
 struct fc_scratch {
     uint8_t *block;   /* one decoded (still shuffled) bitshuffle block */
     size_t block_cap;
-    uint8_t *planes;  /* one block after bit-untranspose, before byte-unshuffle */
+    uint8_t *planes;  /* one block after bit-untranspose, before byte-unshuffle; szip's byte
+                       * planes of 32/64-bit pixels (the two never run at once) */
     size_t planes_cap;
     uint8_t *chunk;   /* a whole decoded chunk, when it cannot go straight to its destination */
     size_t chunk_cap;
@@ -85,7 +86,7 @@ int fc_scaleoffset_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_
 size_t fc_scaleoffset_output_size(const uint32_t *cd, size_t srclen);
 /* szip (fc_szip.c); cd as normalized by filters.py. */
 int fc_szip_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                   const uint32_t *cd, fc_error_t *err);
+                   const uint32_t *cd, fc_scratch_t *s, fc_error_t *err);
 /* One or more zstd frames (skippable frames ignored) that decode to exactly dstlen bytes. */
 int fc_zstd_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err);
 /* The same with the decoder state kept in the worker's scratch; with produced non-NULL the

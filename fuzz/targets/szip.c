@@ -7,6 +7,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static fc_scratch_t *s; /* a worker's scratch outlives its chunks */
+    if (!s && !(s = fc_scratch_new()))
+        return 0;
     fuzz_in_t in = {data, size};
     uint32_t cd[6] = {0};
     for (int i = 0; i < 4; i++)
@@ -21,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *dst = malloc(dstlen ? dstlen : 1);
     fc_error_t err;
     if (src && dst)
-        fc_szip_decode(src, in.left, dst, dstlen, cd, &err);
+        fc_szip_decode(src, in.left, dst, dstlen, cd, s, &err);
     free(src);
     free(dst);
     return 0;
