@@ -123,7 +123,9 @@ static inline uint32_t get_fs_run(bitreader_t *b, uint32_t *v, uint32_t count, i
 {
     uint32_t i = 0;
     while (i < count) {
-        uint64_t left = b->end - b->pos, valid = 64 - (b->pos & 7);
+        /* w holds 64 - (pos & 7) bits; one fewer is used, or a sequence filling all 64 would
+         * shift w by 64 (found by fuzz/targets/szip.c) */
+        uint64_t left = b->end - b->pos, valid = 63 - (b->pos & 7);
         if (valid > left)
             valid = left;
         uint64_t w = peek(b), used = 0;
@@ -132,7 +134,7 @@ static inline uint32_t get_fs_run(bitreader_t *b, uint32_t *v, uint32_t count, i
             if (used + z + 1 > valid)
                 break;
             v[i++] = (uint32_t)z << k;
-            w <<= z + 1; /* z + 1 <= valid <= 64 - (pos & 7): w's low bits fill with 0 */
+            w <<= z + 1; /* z + 1 <= valid < 64: w's low bits fill with 0 */
             used += z + 1;
         }
         b->pos += used;
@@ -163,9 +165,11 @@ static inline uint32_t unmap(uint32_t x, uint32_t d, uint32_t xmax, uint32_t med
 {
     uint32_t half = (d >> 1) + (d & 1);
     uint32_t mask = (x & med) ? xmax : 0; /* theta is xmax - x above the middle, else x */
-    if (half <= (mask ^ x))
-        return x + ((d >> 1) ^ (~((d & 1) - 1))); /* + d/2, or - (d + 1)/2 for odd d */
-    return mask ^ d;
+    uint32_t near = x + ((d >> 1) ^ (~((d & 1) - 1))); /* + d/2, or - (d + 1)/2 for odd d */
+    uint32_t far = mask ^ d;
+    /* Selected without a branch: near zero (the common pixel) either may come. */
+    uint32_t take_near = 0u - (uint32_t)(half <= (mask ^ x));
+    return (near & take_near) | (far & ~take_near);
 }
 
 /* NN: mapped differences to samples, in place; an RSI's first sample is its reference. */
@@ -189,11 +193,18 @@ static void write_run(sink_t *k, const uint32_t *v, size_t n)
         for (size_t i = 0; i < n; i++)
             d[i] = (uint8_t)v[i];
     } else if (k->pixel == 2) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        for (size_t i = 0; i < n; i++, d += 2) { /* one 16-bit store, not two byte stores */
+            uint16_t w = k->msb ? __builtin_bswap16((uint16_t)v[i]) : (uint16_t)v[i];
+            memcpy(d, &w, 2);
+        }
+#else
         int hi = k->msb ? 0 : 1; /* where the high byte goes */
         for (size_t i = 0; i < n; i++, d += 2) {
             d[hi] = (uint8_t)(v[i] >> 8);
             d[1 - hi] = (uint8_t)v[i];
         }
+#endif
     } else if (k->msb) {
         for (size_t i = 0; i < n; i++, d += 4) {
             d[0] = (uint8_t)(v[i] >> 24);

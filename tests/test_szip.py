@@ -227,6 +227,17 @@ def test_zero_runs_end_at_the_scanline_or_the_segment():
     assert not out[:48].any() and out[48:].tolist() == list(range(200, 208))
 
 
+def test_a_sequence_as_long_as_the_bit_window():
+    """fuzz/regressions/szip/fs-filling-a-whole-window: a fundamental sequence of 63 zeros and
+    its 1, starting on a byte boundary, fills a whole 64-bit window; taking it from the window
+    shifted the window by 64, undefined behaviour that the sanitizer run (.ci/sanitize) aborts
+    on (on x86 a shift by 0, which happened to give the right samples here)."""
+    s = Bits().put(1, 3).fs(4).fs(63)  # split, k = 0: samples 4 and 63, the second byte-aligned
+    for _ in range(6):
+        s.fs(0)
+    assert decode(s.chunk(8), 8).tolist() == [4, 63, 0, 0, 0, 0, 0, 0]
+
+
 @pytest.mark.parametrize("stream,words", [
     (Bits().put(0, 3).put(0, 1).fs(2), "zero blocks run past the end of their scanline"),
     (Bits().put(0, 3).put(1, 1).fs(91), "second-extension code out of range"),
