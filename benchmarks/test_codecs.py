@@ -15,8 +15,10 @@ import hdf5plugin  # noqa: F401
 import numpy as np
 import pytest
 
+import bench_support
 import fastchunk
 import lz4_sequence_costs
+from bench_support import REAL_EIGER
 from fastchunk import testing
 
 FRAMES = int(os.environ.get("FASTCHUNK_BENCH_FRAMES", "20"))
@@ -40,12 +42,30 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module", params=list(CASES))
+# The real Eiger 4M frame of ../shared/realdata (bitshuffle+LZ4 there), stored again as LZ4
+# 32004, FRAMES times: real counts make longer literals and fewer matches than the synthetic
+# frames above. Not the target (that is the synthetic 1M files); shown beside it.
+REAL_CASES = {"lz4-real-4M-u32": "lz4"}
+
+
+def real_frames():
+    if not REAL_EIGER.is_file():
+        pytest.skip(f"real Eiger file {REAL_EIGER} is absent")
+    with h5py.File(REAL_EIGER, "r") as h:
+        frame = h[bench_support.DATASET][0]
+    return np.repeat(frame[None], FRAMES, axis=0)
+
+
+@pytest.fixture(scope="module", params=[*CASES, *REAL_CASES])
 def case(request, tmp_path_factory):
-    compression, dtype = CASES[request.param]
     path = tmp_path_factory.mktemp("codecs") / f"{request.param}.h5"
-    frames = testing.eiger_frames(FRAMES, shape=SHAPE, dtype=dtype)
-    chunks = None if compression is None else (1,) + SHAPE
+    if request.param in REAL_CASES:
+        compression, frames = REAL_CASES[request.param], real_frames()
+        shape = frames.shape[1:]
+    else:
+        compression, dtype = CASES[request.param]
+        frames, shape = testing.eiger_frames(FRAMES, shape=SHAPE, dtype=dtype), SHAPE
+    chunks = None if compression is None else (1,) + shape
     testing.write_dataset(path, "/data", frames, chunks, compression)
     with h5py.File(path, "r") as h:
         ref = h["/data"][()]
