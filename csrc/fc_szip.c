@@ -222,16 +222,21 @@ static void write_run(sink_t *k, const uint32_t *v, size_t n)
     }
 }
 
-/* Take the n samples of one block (or fewer, a block the stream cut short); returns 1 once
- * every sample the output needs has come. */
-static int put_samples(sink_t *k, uint32_t *v, size_t n)
+/* Of the next n samples (cut to what the output still needs), how many are columns of the
+ * scanline rather than padding. */
+static inline size_t columns(const sink_t *k, size_t *n)
 {
-    if (n > k->need - k->done)
-        n = k->need - k->done;
-    if (k->nn)
-        unmap_run(k, v, n);
-    size_t keep = k->col >= k->scanline ? 0 : k->scanline - k->col < n ? k->scanline - k->col : n;
-    write_run(k, v, keep);
+    if (*n > k->need - k->done)
+        *n = k->need - k->done;
+    if (k->col >= k->scanline)
+        return 0;
+    return k->scanline - k->col < *n ? k->scanline - k->col : *n;
+}
+
+/* Move past n samples, of which keep were written; returns 1 once every sample the output
+ * needs has come. */
+static inline int advance(sink_t *k, size_t n, size_t keep)
+{
     k->out += keep;
     k->col += n;
     if (k->col == k->rsi_len)
@@ -240,13 +245,21 @@ static int put_samples(sink_t *k, uint32_t *v, size_t n)
     return k->done == k->need;
 }
 
+/* Take the n samples of one block (or fewer, a block the stream cut short). */
+static int put_samples(sink_t *k, uint32_t *v, size_t n)
+{
+    size_t keep = columns(k, &n);
+    if (k->nn)
+        unmap_run(k, v, n);
+    write_run(k, v, keep);
+    return advance(k, n, keep);
+}
+
 /* Take n copies of one sample that needs no NN step (a zero run): a block's worth or more,
  * never past the end of the RSI. */
 static int put_constant(sink_t *k, uint32_t value, size_t n)
 {
-    if (n > k->need - k->done)
-        n = k->need - k->done;
-    size_t keep = k->col >= k->scanline ? 0 : k->scanline - k->col < n ? k->scanline - k->col : n;
+    size_t keep = columns(k, &n);
     uint8_t *d = k->dst + k->out * (size_t)k->pixel;
     if (k->pixel == 1) {
         memset(d, (int)(uint8_t)value, keep);
@@ -258,12 +271,7 @@ static int put_constant(sink_t *k, uint32_t value, size_t n)
     }
     if (n)
         k->last = value;
-    k->out += keep;
-    k->col += n;
-    if (k->col == k->rsi_len)
-        k->col = 0;
-    k->done += n;
-    return k->done == k->need;
+    return advance(k, n, keep);
 }
 
 static int truncated(const bitreader_t *b, fc_error_t *err)

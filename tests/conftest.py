@@ -110,6 +110,14 @@ def assert_names_chunk(message, path, name, coords, codec="bitshuffle+lz4"):
     assert re.search(r"\b(byte|offset) \d+", message), message
 
 
+def edit_stored_chunk(path, coords, edit):
+    """Replace the stored bytes of dataset /x's chunk at coords by edit(bytearray of them),
+    keeping its filter_mask (on a file the test wrote)."""
+    with h5py.File(path, "r+") as h:
+        mask, raw = h["x"].id.read_direct_chunk(coords)
+        h["x"].id.write_direct_chunk(coords, edit(bytearray(raw)), filter_mask=mask)
+
+
 def assert_damaged_chunk_reported(path, coords, codec, words, intact, num_threads):
     """Reading all of dataset /x raises ChunkDecodeError naming the chunk at coords, its codec
     and words; the frames in intact (index -> expected array) still read afterwards."""

@@ -8,7 +8,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import pytest
-from conftest import assert_damaged_chunk_reported, assert_native_like_h5py
+from conftest import assert_damaged_chunk_reported, assert_native_like_h5py, edit_stored_chunk
 
 from fastchunk import filters
 
@@ -139,12 +139,6 @@ def test_minbits_zero_chunks_and_unwritten_chunks(tmp_path):
     check(path)
 
 
-def _damage(path, coords, edit):
-    with h5py.File(path, "r+") as h:
-        mask, raw = h["x"].id.read_direct_chunk(coords)
-        h["x"].id.write_direct_chunk(coords, edit(bytearray(raw)), filter_mask=mask)
-
-
 DAMAGE = [
     (lambda b: b[:15], "21-byte header"),
     (lambda b: b[:22], "packed values run past the chunk end"),
@@ -157,7 +151,7 @@ DAMAGE = [
 def test_damaged_chunk_in_a_file(tmp_path, edit, words, num_threads):
     data = int_data(np.dtype("<i4"), np.random.default_rng(3))
     path = write(tmp_path / "bad.h5", data, scaleoffset=0)
-    _damage(path, (2, 0, 0), edit)
+    edit_stored_chunk(path, (2, 0, 0), edit)
     assert_damaged_chunk_reported(path, (2, 0, 0), "scaleoffset", words, {0: data[0], 4: data[4]},
                                   num_threads)
 

@@ -7,7 +7,8 @@ naming the chunk; mutated chunks never crash."""
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_damaged_chunk_reported, assert_identical, assert_native_like_h5py
+from conftest import (assert_damaged_chunk_reported, assert_identical, assert_native_like_h5py,
+                      edit_stored_chunk)
 
 import fastchunk
 from fastchunk import _native, filters
@@ -266,12 +267,6 @@ def test_parameters_libaec_cannot_decode_go_to_h5py():
 # ---------------------------------------------------------------- damaged chunks
 
 
-def _damage(path, coords, edit):
-    with h5py.File(path, "r+") as h:
-        mask, raw = h["x"].id.read_direct_chunk(coords)
-        h["x"].id.write_direct_chunk(coords, edit(bytearray(raw)), filter_mask=mask)
-
-
 DAMAGE = [
     (lambda b: b[:3], "4-byte header"),
     (lambda b: b[:len(b) // 2], "stream ends before the chunk does"),
@@ -285,7 +280,7 @@ def test_damaged_chunk_in_a_file(tmp_path, edit, words, num_threads):
     data = detector_like("<u2", SHAPE, np.random.default_rng(4))
     data[2, :16, :16] = np.arange(256).reshape(16, 16) * 97  # a chunk that does not compress away
     path = write(tmp_path / "bad.h5", data, ("nn", 8))
-    _damage(path, (2, 0, 0), edit)
+    edit_stored_chunk(path, (2, 0, 0), edit)
     assert_damaged_chunk_reported(path, (2, 0, 0), "szip", words, {0: data[0], 4: data[4]},
                                   num_threads)
 
