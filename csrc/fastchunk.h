@@ -34,6 +34,7 @@ const char *fc_strerror(int code);
 #define FC_FILTER_SZIP 4
 #define FC_FILTER_SCALEOFFSET 6
 #define FC_FILTER_LZF 32000
+#define FC_FILTER_BLOSC 32001
 #define FC_FILTER_LZ4 32004
 #define FC_FILTER_BITSHUFFLE 32008
 #define FC_FILTER_ZSTD 32015

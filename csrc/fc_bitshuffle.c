@@ -34,6 +34,12 @@ static void untranspose_block(const fc_kernels_t *k, const uint8_t *in, uint8_t 
     k->byte_unshuffle(planes, out, m, elem_size);
 }
 
+void fc_bit_untranspose(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size,
+                        uint8_t *planes)
+{
+    untranspose_block(fc_kernels(), in, out, m, elem_size, planes);
+}
+
 /* Elements in the block starting at element done: full blocks, then the rest rounded down to 8. */
 static inline size_t block_len(size_t n, size_t done, size_t be)
 {

@@ -75,6 +75,11 @@ static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inl
     case FC_FILTER_SCALEOFFSET:
         *out = fc_scaleoffset_output_size(f->cd, inlen);
         return FC_OK;
+    case FC_FILTER_BLOSC:
+        if (inlen < 16)
+            return fc_fail(err, FC_E_CORRUPT, inlen, "blosc: chunk shorter than its 16-byte header");
+        *out = fc_blosc_output_size(in, inlen);
+        return FC_OK;
     case FC_FILTER_SZIP:
         if (inlen < 4)
             return fc_fail(err, FC_E_CORRUPT, inlen, "szip: chunk shorter than its 4-byte header");
@@ -101,6 +106,7 @@ static int size_preserving(const fc_filter_t *f)
 static int self_sized_input(const fc_filter_t *f)
 {
     return f->id == FC_FILTER_SCALEOFFSET || f->id == FC_FILTER_LZ4 || f->id == FC_FILTER_SZIP ||
+           f->id == FC_FILTER_BLOSC ||
            (f->id == FC_FILTER_BITSHUFFLE && f->cd[2] != FC_BSHUF_NONE);
 }
 
@@ -126,6 +132,8 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
         return fc_lzf_decode(in, inlen, out, outlen, err);
     case FC_FILTER_SCALEOFFSET:
         return fc_scaleoffset_decode(in, inlen, out, outlen, f->cd, err);
+    case FC_FILTER_BLOSC:
+        return fc_blosc_decode(in, inlen, out, outlen, s, err);
     case FC_FILTER_SZIP:
         return fc_szip_decode(in, inlen, out, outlen, f->cd, s, err);
     case FC_FILTER_ZSTD:

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fastchunk.h"
 
@@ -70,6 +71,12 @@ int fc_bitshuffle_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst,
 size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t elem_size,
                                  uint32_t block_elems, uint32_t compression);
 
+/* Undo bitshuffle's transform of m elements (m % 8 == 0) of elem_size bytes, the transform of
+ * a bitshuffle block and of a bit-shuffled Blosc block; planes: m * elem_size bytes of scratch
+ * (unused for 1-byte elements). */
+void fc_bit_untranspose(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size,
+                        uint8_t *planes);
+
 /* Pipeline stages (one file each). */
 int fc_lz4_filter_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                          fc_error_t *err);
@@ -80,6 +87,15 @@ int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t c
                        size_t *produced, fc_error_t *err);
 int fc_inflate_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t cap,
                            size_t *produced, fc_scratch_t *s, fc_error_t *err);
+/* Blosc 1 (fc_blosc.c) and the codecs only Blosc uses; the codecs report where they failed
+ * in *err_at. fc_blosc_output_size is the decoded size a buffer's header claims. */
+int fc_blosc_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                    fc_scratch_t *s, fc_error_t *err);
+size_t fc_blosc_output_size(const uint8_t *src, size_t srclen);
+int fc_blosclz_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                      size_t *err_at);
+int fc_snappy_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                     size_t *err_at);
 /* Scale-offset (fc_scaleoffset.c); cd as normalized by filters.py. */
 int fc_scaleoffset_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                           const uint32_t *cd, fc_error_t *err);
@@ -111,6 +127,40 @@ int fc_untranspose_elems_avx2(const uint8_t *in, uint8_t *out, size_t m, size_t 
 void fc_bitplane_untranspose_avx512(const uint8_t *in, uint8_t *out, size_t nrow);
 void fc_byte_unshuffle_avx512(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
 int fc_untranspose_elems_avx512(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size);
+
+/* LZ77 match copy (LZF, BloscLZ): n bytes from d bytes back (d >= 1), overlapping allowed.
+ * Writes up to 7 bytes past op + n: the caller needs that much output room. In detector frames
+ * most matches are 4-16 bytes from offset 1 (zero runs), 4 (a repeated 32-bit pixel) or 8 and
+ * more, so those take no loop over bytes. */
+static inline void fc_copy_back(uint8_t *op, size_t d, size_t n)
+{
+    const uint8_t *m = op - d;
+    if (d >= 8) {
+        /* each 8-byte move reads bytes written at least 8 bytes before it */
+        for (size_t i = 0; i < n; i += 8)
+            memcpy(op + i, m + i, 8);
+        return;
+    }
+    /* a period that divides 8: spread it over a word with a multiply, store that repeatedly */
+    uint64_t w;
+    if (d == 1) {
+        w = m[0] * 0x0101010101010101ULL;
+    } else if (d == 4) {
+        uint32_t v;
+        memcpy(&v, m, 4);
+        w = v * 0x0000000100000001ULL;
+    } else if (d == 2) {
+        uint16_t v;
+        memcpy(&v, m, 2);
+        w = v * 0x0001000100010001ULL;
+    } else {
+        for (size_t i = 0; i < n; i++) /* periods 3, 5, 6, 7: rare */
+            op[i] = m[i];
+        return;
+    }
+    for (size_t i = 0; i < n; i += 8)
+        memcpy(op + i, &w, 8);
+}
 
 /* Transpose the 8x8 bit matrix in x: bit 8r+c moves to bit 8c+r. */
 static inline uint64_t fc_transpose8x8(uint64_t x)

@@ -17,39 +17,6 @@
 
 #define SLACK 32 /* output room a fast copy may write past its end */
 
-/* Copy n bytes from d bytes back (d >= 1), overlapping allowed, with SLACK bytes of room past
- * op + n. In detector frames most matches are 4-16 bytes from offset 1 (zero runs), 4 (a
- * repeated 32-bit pixel) or 8 and more, so those take no loop over bytes. */
-static inline void copy_back(uint8_t *op, size_t d, size_t n)
-{
-    const uint8_t *m = op - d;
-    if (d >= 8) {
-        /* each 8-byte move reads bytes written at least 8 bytes before it */
-        for (size_t i = 0; i < n; i += 8)
-            memcpy(op + i, m + i, 8);
-        return;
-    }
-    /* a period that divides 8: spread it over a word with a multiply, store that repeatedly */
-    uint64_t w;
-    if (d == 1) {
-        w = m[0] * 0x0101010101010101ULL;
-    } else if (d == 4) {
-        uint32_t v;
-        memcpy(&v, m, 4);
-        w = v * 0x0000000100000001ULL;
-    } else if (d == 2) {
-        uint16_t v;
-        memcpy(&v, m, 2);
-        w = v * 0x0001000100010001ULL;
-    } else {
-        for (size_t i = 0; i < n; i++) /* periods 3, 5, 6, 7: rare */
-            op[i] = m[i];
-        return;
-    }
-    for (size_t i = 0; i < n; i += 8)
-        memcpy(op + i, &w, 8);
-}
-
 int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t cap,
                        size_t *produced, fc_error_t *err)
 {
@@ -92,7 +59,7 @@ int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t c
         if (n > room)
             return fc_fail(err, FC_E_CORRUPT, at, "lzf: stream decodes to more bytes than the chunk");
         if (n + SLACK <= room) {
-            copy_back(op, d, n);
+            fc_copy_back(op, d, n);
         } else {
             const uint8_t *m = op - d;
             for (size_t i = 0; i < n; i++)

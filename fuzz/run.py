@@ -24,7 +24,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 CSRC = ROOT / "csrc"
 DECODERS = ["fc_lz4.c", "fc_bitshuffle.c", "fc_bitshuffle_generic.c", "fc_lz4_filter.c", "fc_lzf.c",
-            "fc_scaleoffset.c", "fc_szip.c", "fc_zstd.c", "fc_zstd_entropy.c", "fc_shuffle.c", "fc_fletcher32.c", "fc_inflate.c", "fc_decode.c", "fc_cpu.c"]
+            "fc_blosc.c", "fc_blosclz.c", "fc_snappy.c", "fc_scaleoffset.c", "fc_szip.c", "fc_zstd.c", "fc_zstd_entropy.c", "fc_shuffle.c", "fc_fletcher32.c", "fc_inflate.c", "fc_decode.c", "fc_cpu.c"]
 # kernel file -> its flags (as in setup.py); fc_cpu.c runs only what this CPU has
 SIMD = {"fc_bitshuffle_sse2.c": ["-msse2"], "fc_bitshuffle_avx2.c": ["-mavx2"],
         "fc_bitshuffle_avx512.c": ["-mavx512f", "-mavx512bw", "-mgfni"]}
@@ -35,6 +35,7 @@ TARGETS = {
     "lz4_filter": ["fc_lz4_filter.c", "fc_lz4.c"],
     "lz4_block": ["fc_lz4.c"],
     "lzf": ["fc_lzf.c"],
+    "blosc": ["fc_blosc.c", "fc_blosclz.c", "fc_snappy.c"],
     "scaleoffset": ["fc_scaleoffset.c"],
     "szip": ["fc_szip.c"],
     "zstd": ["fc_zstd.c", "fc_zstd_entropy.c"],

@@ -10,14 +10,14 @@ import pytest
 from fastchunk import testing
 from fastchunk.cli import main
 
-OTHER = "/other/blosc"
+OTHER = "/other/blosc2"
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    """3 Eiger-style frames (bslz4) and a dataset fastchunk reads through h5py (blosc)."""
+    """3 Eiger-style frames (bslz4) and a dataset fastchunk reads through h5py (blosc2)."""
     p = testing.write_eiger_file(tmp_path_factory.mktemp("cli") / "small.h5", 3, (64, 48), np.uint16)
-    testing.write_dataset(p, OTHER, np.arange(600, dtype="i4").reshape(20, 30), (5, 30), hdf5plugin.Blosc())
+    testing.write_dataset(p, OTHER, np.arange(600, dtype="i4").reshape(20, 30), (5, 30), hdf5plugin.Blosc2())
     return p
 
 
@@ -67,7 +67,7 @@ def test_info_text(small, capsys):
     out = capsys.readouterr().out
     assert testing.DEMO_DATASET in out and OTHER in out
     assert "native    yes" in out
-    assert "native    no: blosc" in out
+    assert "native    no: blosc2" in out
     assert "3 allocated / 3 in grid" in out
 
 
@@ -85,7 +85,7 @@ def test_info_json(small, capsys):
     assert eiger["chunks_allocated"] == 3
     assert eiger["compression_ratio"] > 1
     other = infos[OTHER]
-    assert other["native"] is False and "blosc" in other["reason"]
+    assert other["native"] is False and "blosc2" in other["reason"]
     assert other["chunks_allocated"] == 4
 
 

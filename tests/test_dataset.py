@@ -147,13 +147,13 @@ def test_iter_frames(tmp_path):
 def test_not_native_reads_through_h5py(tmp_path):
     data = _data((50, 20), "i4")
     import hdf5plugin
-    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (10, 20), hdf5plugin.Blosc())
+    p = testing.write_dataset(tmp_path / "d.h5", "x", data, (10, 20), hdf5plugin.Blosc2())
     with fastchunk.File(p) as f:
         ds = f["x"]
-        assert not ds.native and "blosc" in ds.reason
+        assert not ds.native and "blosc2" in ds.reason
         assert_identical(ds[3:9], data[3:9])
     with fastchunk.File(p, strict=True) as f:
-        with pytest.raises(fastchunk.UnsupportedFilterError, match="blosc"):
+        with pytest.raises(fastchunk.UnsupportedFilterError, match="blosc2"):
             f["x"][0]
 
 

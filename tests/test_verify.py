@@ -14,7 +14,7 @@ from fastchunk.cli import main
 
 FRAMES = "/entry/data/data"
 LZF = "/other/lzf"
-BLOSC = "/other/blosc"  # read through h5py
+BLOSC = "/other/blosc2"  # read through h5py
 GARBAGE = bytes(range(256)) * 4
 
 
@@ -23,7 +23,7 @@ def small(tmp_path):
     p = testing.write_eiger_file(tmp_path / "small.h5", 5, (64, 48), np.uint16)
     testing.write_dataset(p, LZF, np.arange(600, dtype="i4").reshape(20, 30), (5, 30), "lzf")
     testing.write_dataset(p, BLOSC, np.arange(600, dtype="i4").reshape(20, 30), (5, 30),
-                          hdf5plugin.Blosc())
+                          hdf5plugin.Blosc2())
     return p
 
 

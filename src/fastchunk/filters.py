@@ -7,11 +7,14 @@ import h5py
 
 from . import _native
 
-DEFLATE, SHUFFLE, FLETCHER32, SZIP, SCALEOFFSET, LZF, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 4, 6, 32000, 32004, 32008, 32015
+DEFLATE, SHUFFLE, FLETCHER32, SZIP, SCALEOFFSET, LZF, BLOSC, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 4, 6, 32000, 32001, 32004, 32008, 32015
 FILTER_NAMES = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
                 6: "scaleoffset", 32000: "lzf", 32001: "blosc", 32004: "lz4",
                 32008: "bitshuffle", 32015: "zstd", 32026: "blosc2"}
 BSHUF_COMPRESSION = {0: "none", 2: "lz4", 3: "zstd"}
+# hdf5-blosc cd_values[6] and [5]; a chunk's own header says what it holds, these are for naming
+BLOSC_CODECS = {0: "blosclz", 1: "lz4", 2: "lz4hc", 3: "snappy", 4: "zlib", 5: "zstd"}
+BLOSC_SHUFFLES = {0: "", 1: ",shuffle", 2: ",bitshuffle"}
 DONT_FILTER_PARTIAL_CHUNKS = 0x2  # H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS
 SZIP_MSB_OPTION, SZIP_NN_OPTION = 16, 32  # H5_SZIP_MSB_OPTION_MASK, H5_SZIP_NN_OPTION_MASK
 
@@ -52,6 +55,8 @@ def _describe(fid, cd):
     if fid == BITSHUFFLE:
         comp = cd[4] if len(cd) >= 5 else 0
         return "bitshuffle" + ("" if comp == 0 else "+" + BSHUF_COMPRESSION.get(comp, str(comp)))
+    if fid == BLOSC and len(cd) >= 7:
+        return f"blosc({BLOSC_CODECS.get(cd[6], cd[6])}{BLOSC_SHUFFLES.get(cd[5], f',shuffle {cd[5]}')})"
     return filter_name(fid)
 
 
@@ -102,7 +107,7 @@ def _native_spec(fid, cd, itemsize):
         return _scaleoffset_spec(cd)
     if fid == SZIP:
         return _szip_spec(cd)
-    if fid in (LZ4, LZF, ZSTD, FLETCHER32):
+    if fid in (LZ4, LZF, ZSTD, FLETCHER32, BLOSC):
         return (), ""
     if fid == DEFLATE:
         if _native.HAVE_ZLIB:
