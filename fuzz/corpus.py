@@ -16,7 +16,7 @@ import numpy as np
 MAX_DECODED = 64 << 10  # seeds decode to at most this many bytes
 PER_DATASET = 3         # chunks taken from one dataset
 PER_TARGET = 300
-DEFLATE, SHUFFLE, FLETCHER32, SZIP, SCALEOFFSET, LZF, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 4, 6, 32000, 32004, 32008, 32015
+DEFLATE, SHUFFLE, FLETCHER32, SZIP, SCALEOFFSET, LZF, BLOSC, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 4, 6, 32000, 32001, 32004, 32008, 32015
 # fuzz/targets/pipeline.c's table, as tuples of (id, bitshuffle compression or None)
 BS_LZ4, BS_RAW, BS_ZSTD = (BITSHUFFLE, 2), (BITSHUFFLE, 0), (BITSHUFFLE, 3)
 PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE, None),),
@@ -29,7 +29,8 @@ PIPELINES = [(BS_LZ4,), (BS_RAW,), ((LZ4, None),), ((DEFLATE, None),), ((SHUFFLE
              ((LZF, None),), ((SHUFFLE, None), (LZF, None)),
              ((SHUFFLE, None), (LZF, None), (FLETCHER32, None)), (BS_ZSTD,), ((ZSTD, None),),
              ((SHUFFLE, None), (ZSTD, None), (FLETCHER32, None)), ((SZIP, None),),
-             ((SHUFFLE, None), (SZIP, None), (FLETCHER32, None)), ((SZIP, None), (DEFLATE, None))]
+             ((SHUFFLE, None), (SZIP, None), (FLETCHER32, None)), ((SZIP, None), (DEFLATE, None)),
+             ((BLOSC, None),), ((SHUFFLE, None), (BLOSC, None), (FLETCHER32, None))]
 
 
 def _key(fid, cd):
@@ -139,6 +140,13 @@ def peel(seeds, filters, es, raw, decoded_bytes, mask):
                 if m <= MAX_DECODED:
                     seeds.add("zstd", _u24(m) + b)
             break
+        elif fid == BLOSC:
+            if decoded_bytes <= MAX_DECODED:  # kernel byte 0: the generic kernels
+                seeds.add("blosc", b"\0" + cur)
+            out = np.empty(decoded_bytes, np.uint8)
+            _native.decode_chunk(_native.Layout((decoded_bytes,), 1, [(BLOSC, ())]),
+                                 np.frombuffer(cur, np.uint8), out)
+            cur = out.tobytes()
         elif fid == SCALEOFFSET:
             if decoded_bytes <= MAX_DECODED:
                 seeds.add("scaleoffset", struct.pack("<6I", *cd) + cur)
@@ -250,6 +258,16 @@ def synthetic_files(d):
         p = d / f"zstd{i}.h5"
         testing.write_dataset(p, "x", frames.astype(dtype), (1, 37, 41), comp, **kw)
         out.append(p)
+    for i, (dtype, cname, shuffle, kw) in enumerate([
+            (np.uint16, "blosclz", 1, {}), (np.uint32, "lz4", 2, {}), (np.uint16, "snappy", 0, {}),
+            (np.uint32, "zlib", 1, {}), (np.uint16, "zstd", 2, {}), (np.float64, "lz4hc", 1, {}),
+            (np.uint32, "blosclz", 0, dict(shuffle=True, fletcher32=True))]):
+        p = d / f"blosc{i}.h5"
+        # 5-20 kB chunks of a multiple of 8 elements (else Blosc does not bit-shuffle them)
+        data = np.concatenate([frames, frames[:, ::-1]], axis=2)[:, :32].astype(dtype)
+        testing.write_dataset(p, "x", data, (1, 32, 82),
+                              hdf5plugin.Blosc(cname=cname, clevel=9, shuffle=shuffle), **kw)
+        out.append(p)
     return out
 
 
@@ -328,6 +346,8 @@ def build(root, realdata=None):
         for p in synthetic_files(tmp):
             from_file(seeds, p)
         read_seeds(seeds, tmp)
+    # a Blosc buffer stored as is after its header (other writers than hdf5-blosc keep those)
+    seeds.add("blosc", b"\0" + struct.pack("<BBBBiii", 2, 1, 0x23, 4, 64, 64, 80) + bytes(range(64)))
     if realdata is not None and pathlib.Path(realdata).is_dir():
         for p in sorted(pathlib.Path(realdata).rglob("*")):
             if p.is_file() and p.suffix in (".h5", ".hdf5", ".nxs") and p.stat().st_size < (64 << 20):

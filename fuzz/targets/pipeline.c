@@ -16,6 +16,7 @@
 #define BS_ZSTD {FC_FILTER_BITSHUFFLE, 5, {0, 0, FC_BSHUF_ZSTD}}
 #define ZSTD {FC_FILTER_ZSTD, 1, {3}}
 #define SZIP {FC_FILTER_SZIP, 4, {FC_SZIP_NN, 8, 0, 64}} /* bits per pixel: the element's */
+#define BLOSC {FC_FILTER_BLOSC, 0, {0}}
 
 static const struct {
     uint32_t n;
@@ -26,7 +27,7 @@ static const struct {
     {2, {SHUF, LZ4}}, {2, {BS_LZ4, F32}}, {2, {SHUF, F32}}, {2, {BS_RAW, LZ4}},
     {2, {BS_RAW, DEFL}}, {3, {SHUF, BS_LZ4, DEFL}}, {0, {{0}}}, {1, {LZF}}, {2, {SHUF, LZF}},
     {3, {SHUF, LZF, F32}}, {1, {BS_ZSTD}}, {1, {ZSTD}}, {3, {SHUF, ZSTD, F32}}, {1, {SZIP}},
-    {3, {SHUF, SZIP, F32}}, {2, {SZIP, DEFL}},
+    {3, {SHUF, SZIP, F32}}, {2, {SZIP, DEFL}}, {1, {BLOSC}}, {3, {SHUF, BLOSC, F32}},
 };
 #define NPIPE (sizeof pipelines / sizeof *pipelines)
 
