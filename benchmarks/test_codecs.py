@@ -1,4 +1,4 @@
-"""Deflate, shuffle+deflate, LZ4 (32004), LZF, zstd (32015), bitshuffle+zstd, szip and
+"""Deflate, shuffle+deflate, LZ4 (32004), LZF, zstd (32015), bitshuffle+zstd, szip, Blosc and
 contiguous datasets: fastchunk vs h5py, same run.
 
     pytest benchmarks/test_codecs.py --benchmark-enable --benchmark-group-by=param:case
@@ -6,7 +6,8 @@ contiguous datasets: fastchunk vs h5py, same run.
 Targets (2 cores, warm page cache, reused output, medians): deflate and shuffle+deflate
 >= 1.8x the h5py frame loop; LZ4 32004 >= 4x; contiguous >= 0.8x raw pread. (LZF has no target:
 it is measured to show where it stands; nor zstd and bitshuffle+zstd: hdf5plugin's defaults,
-clevel 3; nor szip: h5py's default, NN coding in blocks of 8.)
+clevel 3; nor szip: h5py's default, NN coding in blocks of 8; nor Blosc: hdf5plugin's defaults,
+clevel 5 and byte shuffle, with BloscLZ, LZ4 and zstd.)
 """
 import os
 
@@ -38,6 +39,11 @@ CASES = {
     "bitshuffle+zstd-u32": (hdf5plugin.Bitshuffle(cname="zstd"), np.uint32),
     "szip-u16": ({"compression": "szip"}, np.uint16),
     "szip-u32": ({"compression": "szip"}, np.uint32),
+    "blosc-blosclz-u16": (hdf5plugin.Blosc(cname="blosclz"), np.uint16),
+    "blosc-blosclz-u32": (hdf5plugin.Blosc(cname="blosclz"), np.uint32),
+    "blosc-lz4-u16": (hdf5plugin.Blosc(cname="lz4"), np.uint16),
+    "blosc-lz4-u32": (hdf5plugin.Blosc(cname="lz4"), np.uint32),
+    "blosc-zstd-u32": (hdf5plugin.Blosc(cname="zstd"), np.uint32),
     "contiguous-u32": (None, np.uint32),
 }
 
