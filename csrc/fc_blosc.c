@@ -89,8 +89,22 @@ size_t fc_blosc_output_size(const uint8_t *src, size_t srclen)
     return srclen < HEADER ? 0 : load_le32(src + 4);
 }
 
+size_t fc_blosc_block_elems(const uint8_t *src, size_t srclen, size_t elem_size)
+{
+    if (srclen < HEADER || (src[2] & FLAG_MEMCPYED))
+        return 0;
+    size_t bsz = load_le32(src + 8);
+    return bsz % elem_size ? 0 : bsz / elem_size;
+}
+
 int fc_blosc_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                     fc_scratch_t *s, fc_error_t *err)
+{
+    return fc_blosc_decode_blocks(src, srclen, dst, dstlen, NULL, s, err);
+}
+
+int fc_blosc_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                           const uint8_t *want, fc_scratch_t *s, fc_error_t *err)
 {
     if (srclen < HEADER)
         return fc_fail(err, FC_E_CORRUPT, srclen, "blosc: chunk shorter than its 16-byte header");
@@ -127,9 +141,12 @@ int fc_blosc_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstl
     if (shuffled && fc_grow(&s->block, &s->block_cap, bsz < nbytes ? bsz : nbytes))
         return fc_fail(err, FC_E_NOMEM, 0, "blosc scratch");
     for (size_t j = 0; j < nblocks; j++) {
+        if (want && !want[j])
+            continue; /* blocks are found through the table: skipping one costs nothing */
         int leftover = j == nblocks - 1 && nbytes % bsz;
         size_t bsize = leftover ? nbytes % bsz : bsz;
-        size_t nsplits = !(flags & FLAG_DONT_SPLIT) && ts <= 16 && bsize / ts >= 128 && !leftover ? ts : 1;
+        int split = !(flags & FLAG_DONT_SPLIT) && ts <= 16 && bsize / ts >= 128 && !leftover;
+        size_t nsplits = split ? ts : 1;
         if (bsize % nsplits)
             return fc_fail(err, FC_E_CORRUPT, 8, "blosc: split block is not a whole number of elements");
         size_t neblock = bsize / nsplits, pos = load_le32(src + HEADER + 4 * j);

@@ -92,6 +92,13 @@ int fc_inflate_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size
 int fc_blosc_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                     fc_scratch_t *s, fc_error_t *err);
 size_t fc_blosc_output_size(const uint8_t *src, size_t srclen);
+/* The same decode, of only the blocks b with want[b] != 0 (want NULL: all); the bytes of the
+ * others in dst are left as they were. */
+int fc_blosc_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                           const uint8_t *want, fc_scratch_t *s, fc_error_t *err);
+/* Elements per block of a Blosc buffer, 0 if it has no block table or its blocks do not hold
+ * whole elements (the full decode reports a bad header). */
+size_t fc_blosc_block_elems(const uint8_t *src, size_t srclen, size_t elem_size);
 int fc_blosclz_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                       size_t *err_at);
 int fc_snappy_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,

@@ -1,4 +1,4 @@
-/* fc_partial.c — which bitshuffle blocks of a chunk hold the elements a region selects.
+/* fc_partial.c — which bitshuffle or Blosc blocks of a chunk hold the elements a region selects.
  *
  * Bitshuffle blocks are independent: block b holds elements [b*B, (b+1)*B). A small region of
  * a big chunk (a 64x64 patch of a 4M frame, one pixel of each frame of a stack) lies in a few
@@ -54,18 +54,40 @@ size_t fc_mark_blocks(const fc_read_t *r, const fc_layout_t *lay, const int64_t 
     }
 }
 
+/* Blosc blocks are independent too, and found through the buffer's table of block starts. */
+static int blosc_partial(const fc_read_t *r, const fc_layout_t *lay, const fc_row_t *row,
+                         const int64_t *cs, const int64_t *cnt, const uint8_t *src, uint8_t *dst,
+                         size_t nbytes, fc_scratch_t *s, fc_error_t *err, int *rc)
+{
+    size_t n = nbytes / lay->elem_size;
+    size_t be = fc_blosc_block_elems(src, (size_t)row->nbytes, lay->elem_size);
+    if (be == 0 || be >= n)
+        return 0; /* one block, or a header the whole decode reports */
+    size_t nblocks = n / be + (n % be != 0);
+    if (fc_grow(&s->want, &s->want_cap, nblocks + 1)) {
+        *rc = fc_fail(err, FC_E_NOMEM, 0, "partial decode scratch");
+        return 1;
+    }
+    fc_mark_blocks(r, lay, cs, cnt, be, s->want, nblocks);
+    *rc = fc_blosc_decode_blocks(src, (size_t)row->nbytes, dst, nbytes, s->want, s, err);
+    return 1;
+}
+
 int fc_partial_decode(const fc_read_t *r, const fc_layout_t *lay, const fc_row_t *row,
                       const int64_t *cs, const int64_t *cnt, const uint8_t *src, uint8_t *dst,
                       size_t nbytes, fc_scratch_t *s, fc_error_t *err, int *rc)
 {
     const fc_filter_t *f = &lay->filters[0];
-    if (lay->nfilters != 1 || f->id != FC_FILTER_BITSHUFFLE || (row->filter_mask & 1u))
+    if (lay->nfilters != 1 || (row->filter_mask & 1u) ||
+        (f->id != FC_FILTER_BITSHUFFLE && f->id != FC_FILTER_BLOSC))
         return 0;
     size_t n = nbytes / lay->elem_size, selected = 1;
     for (int d = 0; d < r->ndim; d++)
         selected *= (size_t)cnt[d];
     if (selected * 4 > n) /* a quarter of the chunk or more: decode it whole */
         return 0;
+    if (f->id == FC_FILTER_BLOSC)
+        return blosc_partial(r, lay, row, cs, cnt, src, dst, nbytes, s, err, rc);
     size_t be = fc_bitshuffle_block_elems(src, (size_t)row->nbytes, f->cd[0], f->cd[1], f->cd[2]);
     if (be == 0 || f->cd[0] != lay->elem_size)
         return 0; /* a bad header: the whole decode reports it */

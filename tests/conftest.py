@@ -118,6 +118,22 @@ def edit_stored_chunk(path, coords, edit):
         h["x"].id.write_direct_chunk(coords, edit(bytearray(raw)), filter_mask=mask)
 
 
+def write_blosc_in_child(path, name, data, chunks, cname, shuffle, env, clevel=5):
+    """Write dataset name with hdf5plugin.Blosc in a child process whose environment has env
+    (c-blosc's BLOSC_NTHREADS, BLOSC_SPLITMODE, BLOSC_BLOCKSIZE): c-blosc keeps what those set
+    for the rest of the process, which would change what later tests write."""
+    import os
+    import subprocess
+    import sys
+    np.save(f"{path}.npy", data)
+    code = ("import sys, numpy as np, hdf5plugin; from fastchunk import testing; "
+            "a = sys.argv; testing.write_dataset(a[1], a[2], np.load(a[3]), eval(a[4]), "
+            "hdf5plugin.Blosc(cname=a[5], clevel=int(a[6]), shuffle=int(a[7])), mode='w')")
+    subprocess.run([sys.executable, "-c", code, str(path), name, f"{path}.npy", repr(tuple(chunks)),
+                    cname, str(clevel), str(shuffle)], env={**os.environ, **env}, check=True)
+    return path
+
+
 def assert_damaged_chunk_reported(path, coords, codec, words, intact, num_threads):
     """Reading all of dataset /x raises ChunkDecodeError naming the chunk at coords, its codec
     and words; the frames in intact (index -> expected array) still read afterwards."""

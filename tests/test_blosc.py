@@ -4,17 +4,14 @@ split per byte or not, leftover blocks, blocks stored out of order, pipelines; c
 byte against h5py (c-blosc). BloscLZ and Snappy, our own decoders, are also checked against a
 Python model of their formats on built streams; damaged chunks give a ChunkDecodeError naming
 the chunk; mutated chunks never crash."""
-import os
-import pathlib
 import struct
-import subprocess
-import sys
 
 import h5py
 import hdf5plugin
 import numpy as np
 import pytest
-from conftest import assert_damaged_chunk_reported, assert_identical, assert_native_like_h5py, edit_stored_chunk
+from conftest import (assert_damaged_chunk_reported, assert_identical, assert_native_like_h5py, edit_stored_chunk,
+                      write_blosc_in_child)
 
 import fastchunk
 from fastchunk import _native, filters
@@ -106,25 +103,13 @@ def test_many_blocks_and_a_leftover_block(tmp_path, cname):
     assert_native_like_h5py(path, "/x", ((), np.s_[299990:300020]), "blosc")
 
 
-def write_with_env(path, data, cname, mode, chunks, env):
-    """write() in a child process with c-blosc's environment variables set: c-blosc keeps what
-    they set (its thread count) for the rest of the process, which would change later tests."""
-    np.save(path.with_suffix(".npy"), data)
-    code = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import test_blosc as t; "
-            "t.write(t.pathlib.Path(sys.argv[2]), np.load(sys.argv[3]), sys.argv[4], sys.argv[5], "
-            "tuple(map(int, sys.argv[6:])))")
-    subprocess.run([sys.executable, "-c", code, str(pathlib.Path(__file__).parent), str(path),
-                    str(path.with_suffix(".npy")), cname, mode, *map(str, chunks)],
-                   env={**os.environ, **env}, check=True)
-    return path
-
-
 def test_blocks_stored_out_of_order(tmp_path):
     """With BLOSC_NTHREADS the writer stores blocks as its threads finish them: the block table,
     not the order in the chunk, says where each one is."""
     rng = np.random.default_rng(5)
     data = (rng.poisson(3, 4_000_000) + np.arange(4_000_000) // 3000).astype("<i4")
-    path = write_with_env(tmp_path / "t.h5", data, "lz4", "shuffle", (2_000_000,), {"BLOSC_NTHREADS": "4"})
+    path = write_blosc_in_child(tmp_path / "t.h5", "x", data, (2_000_000,), "lz4", 1, {"BLOSC_NTHREADS": "4"},
+                                clevel=9)
     tables = []
     for mask, raw in stored_chunks(path):
         nblocks = -(-struct.unpack_from("<i", raw, 4)[0] // struct.unpack_from("<i", raw, 8)[0])
@@ -138,7 +123,7 @@ def test_blocks_stored_out_of_order(tmp_path):
 def test_the_split_flag_not_the_codec_decides(tmp_path, mode, cname, split):
     """BLOSC_SPLITMODE overrides the writer's per-codec default; only flag 0x10 tells."""
     data = detector_like("<u4", SHAPE, np.random.default_rng(8))
-    path = write_with_env(tmp_path / "s.h5", data, cname, "shuffle", CHUNKS, {"BLOSC_SPLITMODE": mode})
+    path = write_blosc_in_child(tmp_path / "s.h5", "x", data, CHUNKS, cname, 1, {"BLOSC_SPLITMODE": mode})
     flags = {raw[2] for mask, raw in stored_chunks(path) if mask == 0}
     assert flags == {FORMAT[cname] << 5 | 1 | (0 if split else 0x10)}, flags
     assert_native_like_h5py(path, "/x", SELS, "blosc")
