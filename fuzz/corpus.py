@@ -6,6 +6,7 @@ stage by stage in decode order, and every stage's input becomes a seed of that s
 in the target's input format (see fuzz/targets/*.c): a parameter prefix, then the bytes.
 """
 import hashlib
+import os
 import pathlib
 import struct
 import tempfile
@@ -334,6 +335,16 @@ def read_seeds(seeds, tmp):
                                  whole, threads=2, links=[0, 8]))
     seeds.add("read", _read_seed(_stored_chunks(path, "lz4"), 1, 2, (4096,), (4096,), (1,),
                                  [(0, (0,), (0,), (4096,))]))
+    # Blosc chunks of 8 blocks of 1 kB: a strided region decodes some of them (partial decode)
+    import h5py
+    import hdf5plugin
+    os.environ["BLOSC_BLOCKSIZE"] = "1024"  # c-blosc keeps it: this runs in the seed builder only
+    with h5py.File(path, "a") as h:
+        h.create_dataset("blosc", data=frame((32, 64), np.uint32), chunks=(32, 64),
+                         compression=hdf5plugin.Blosc(cname="lz4"))
+    del os.environ["BLOSC_BLOCKSIZE"]
+    seeds.add("read", _read_seed(_stored_chunks(path, "blosc"), 4, 3, (32, 64), (8, 8), (4, 8),
+                                 [(0, (0, 0), (0, 0), (8, 8))]))
     planes = [(k, (0, 0, 0), (k, 0, 0), (1, 16, 24)) for k in range(2)]
     seeds.add("read", _read_seed(_stored_chunks(path, "raw3"), 1, 0, (1, 16, 24), (2, 16, 24),
                                  (1, 1, 1), planes, threads=2))

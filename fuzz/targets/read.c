@@ -3,7 +3,7 @@
  * Input: u8 shape | u8 misc | u8 conv | ndim x (u16 chunk | u16 out | u8 step) | u8 nrows
  *        | nrows x row | file bytes.
  * shape: bits 0-1 ndim - 1 (mod 3), 2-3 element size 1/2/4/8, 4-5 pipeline (raw, bslz4,
- * lz4), bit 6 DONT_FILTER_PARTIAL, bit 7 two threads. misc: bits 0-1 kernel set, 2-7 the
+ * lz4, blosc), bit 6 DONT_FILTER_PARTIAL, bit 7 two threads. misc: bits 0-1 kernel set, 2-7 the
  * bitshuffle block size / 8. conv: bit 7 converts (bit 6 signed source, bit 3 a wrong source
  * size; bits 0-1 size, bit 2 signedness of the output). step bytes >= 0xF0 pick hostile
  * steps (0, -1, huge).
@@ -51,6 +51,8 @@ static fc_filter_t pipeline_filter(unsigned pick, uint32_t es, unsigned block)
 {
     if (pick == 1)
         return (fc_filter_t){FC_FILTER_BITSHUFFLE, 5, {es, block * 8, FC_BSHUF_LZ4}};
+    if (pick == 3)
+        return (fc_filter_t){FC_FILTER_BLOSC, 0, {0}};
     return (fc_filter_t){FC_FILTER_LZ4, 1, {0}};
 }
 
@@ -68,7 +70,7 @@ static void make_layout(fc_layout_t *lay, const shape_t *sh, unsigned shape, uns
     lay->ndim = sh->nd;
     lay->elem_size = sh->es;
     memcpy(lay->chunk_shape, sh->chunk, sizeof sh->chunk);
-    unsigned pick = (shape >> 4 & 3) % 3;
+    unsigned pick = shape >> 4 & 3;
     if (pick) {
         lay->nfilters = 1;
         lay->filters[0] = pipeline_filter(pick, sh->es, misc >> 2);
