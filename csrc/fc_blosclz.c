@@ -9,7 +9,6 @@
  * A stream ends with a literal run and must decode to exactly the block's bytes. */
 #include "fc_internal.h"
 
-#define SLACK 32 /* output room a fast copy may write past its end */
 #define MAX_NEAR 8191 /* distances up to here fit the 13-bit near form */
 
 int fc_blosclz_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
@@ -59,13 +58,7 @@ int fc_blosclz_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
             size_t room = (size_t)(oend - op);
             if (d > (size_t)(op - dst) || n > room)
                 goto bad;
-            if (n + SLACK <= room) {
-                fc_copy_back(op, d, n);
-            } else {
-                const uint8_t *m = op - d;
-                for (size_t i = 0; i < n; i++)
-                    op[i] = m[i];
-            }
+            fc_copy_back_within(op, d, n, room);
             op += n;
             if (ip == iend)
                 goto bad; /* a stream ends with literals */

@@ -169,6 +169,19 @@ static inline void fc_copy_back(uint8_t *op, size_t d, size_t n)
         memcpy(op + i, &w, 8);
 }
 
+/* The same for a match that fits in the room left (n <= room): the fast way while 8 bytes of
+ * slack remain past it, else byte by byte (exact, and right for any overlap). */
+static inline void fc_copy_back_within(uint8_t *op, size_t d, size_t n, size_t room)
+{
+    if (n + 8 <= room) {
+        fc_copy_back(op, d, n);
+        return;
+    }
+    const uint8_t *m = op - d;
+    for (size_t i = 0; i < n; i++)
+        op[i] = m[i];
+}
+
 /* Transpose the 8x8 bit matrix in x: bit 8r+c moves to bit 8c+r. */
 static inline uint64_t fc_transpose8x8(uint64_t x)
 {

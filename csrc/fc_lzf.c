@@ -15,8 +15,6 @@
 
 #include "fc_internal.h"
 
-#define SLACK 32 /* output room a fast copy may write past its end */
-
 int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t cap,
                        size_t *produced, fc_error_t *err)
 {
@@ -58,13 +56,7 @@ int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t c
         size_t room = (size_t)(oend - op);
         if (n > room)
             return fc_fail(err, FC_E_CORRUPT, at, "lzf: stream decodes to more bytes than the chunk");
-        if (n + SLACK <= room) {
-            fc_copy_back(op, d, n);
-        } else {
-            const uint8_t *m = op - d;
-            for (size_t i = 0; i < n; i++)
-                op[i] = m[i];
-        }
+        fc_copy_back_within(op, d, n, room);
         op += n;
     }
     *produced = (size_t)(op - dst);

@@ -11,8 +11,6 @@
  * A copy may overlap its own output (offset < length repeats a period). */
 #include "fc_internal.h"
 
-#define SLACK 32 /* output room a fast copy may write past its end */
-
 static inline size_t load_le(const uint8_t *p, unsigned n)
 {
     size_t v = 0;
@@ -74,13 +72,7 @@ int fc_snappy_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dst
         size_t room = (size_t)(oend - op);
         if (off == 0 || off > (size_t)(op - dst) || len > room)
             goto bad;
-        if (len + SLACK <= room) {
-            fc_copy_back(op, off, len);
-        } else {
-            const uint8_t *m = op - off;
-            for (size_t i = 0; i < len; i++)
-                op[i] = m[i];
-        }
+        fc_copy_back_within(op, off, len, room);
         op += len;
     }
     if (op != oend)

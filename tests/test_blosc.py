@@ -300,27 +300,6 @@ def blosclz_decode(stream, n):
         return None
 
 
-def test_blosclz_against_its_model():
-    import random
-    rng = random.Random(7)
-    for trial in range(300):
-        n = rng.choice([20, 100, 9000, 80000])
-        stream = blosclz_stream(rng, n)
-        if len(stream) == n:
-            continue  # would be taken as a stream stored as is
-        want, _ = blosclz_model(stream, n)
-        assert want is not None and blosclz_decode(stream, n) == want, trial
-        b = bytearray(stream)
-        for _ in range(rng.randint(1, 3)):
-            b[rng.randrange(len(b))] = rng.randrange(256)
-        if len(b) == n:
-            continue  # would be taken as a stream stored as is
-        cut = bytes(b[:rng.randrange(1, len(b))]) if trial % 2 else bytes(b)
-        if len(cut) == n:
-            continue
-        assert blosclz_decode(cut, n) == blosclz_model(cut, n)[0], trial
-
-
 def test_real_blosclz_streams_use_far_and_extended_references(tmp_path):
     """What c-blosc writes for data repeating 9-60 kB apart: far references and long runs."""
     rng = np.random.default_rng(2)
@@ -430,25 +409,29 @@ def snappy_decode(stream, n):
         return None
 
 
-def test_snappy_against_its_model():
+@pytest.mark.parametrize("codec", ["blosclz", "snappy"])
+def test_codec_against_its_model(codec):
+    """Built streams of every token kind decode to the model's bytes; mutated and cut ones
+    decode to what the model says, or fail where it fails."""
     import random
-    rng = random.Random(11)
+    build, model, ours, sizes = {
+        "blosclz": (blosclz_stream, lambda b, n: blosclz_model(b, n)[0], blosclz_decode, [20, 100, 9000, 80000]),
+        "snappy": (snappy_stream, snappy_model, snappy_decode, [1, 50, 5000, 200000])}[codec]
+    rng = random.Random(7)
     for trial in range(300):
-        n = rng.choice([1, 50, 5000, 200000])
-        stream = snappy_stream(rng, n)
+        n = rng.choice(sizes)
+        stream = build(rng, n)
         if len(stream) == n:
             continue  # would be taken as a stream stored as is
-        want = snappy_model(stream, n)
-        assert want is not None and snappy_decode(stream, n) == want, trial
+        want = model(stream, n)
+        assert want is not None and ours(stream, n) == want, trial
         b = bytearray(stream)
         for _ in range(rng.randint(1, 3)):
             b[rng.randrange(len(b))] = rng.randrange(256)
-        if len(b) == n:
-            continue
         cut = bytes(b[:rng.randrange(1, len(b))]) if trial % 2 else bytes(b)
         if len(cut) == n:
             continue
-        assert snappy_decode(cut, n) == snappy_model(cut, n), trial
+        assert ours(cut, n) == model(cut, n), trial
 
 
 # ---------------------------------------------------------------- damaged chunks
