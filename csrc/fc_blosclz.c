@@ -25,12 +25,7 @@ int fc_blosclz_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
             size_t n = (size_t)c + 1;
             if (n > (size_t)(iend - ip) || n > (size_t)(oend - op))
                 goto bad;
-            if ((size_t)(iend - ip) >= 32 && (size_t)(oend - op) >= 32) {
-                memcpy(op, ip, 16); /* runs are at most 32 bytes: two fixed moves */
-                memcpy(op + 16, ip + 16, 16);
-            } else {
-                memcpy(op, ip, n);
-            }
+            fc_copy_short_run(op, ip, n, (size_t)(iend - ip), (size_t)(oend - op));
             ip += n;
             op += n;
         } else {

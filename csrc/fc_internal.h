@@ -135,6 +135,20 @@ void fc_bitplane_untranspose_avx512(const uint8_t *in, uint8_t *out, size_t nrow
 void fc_byte_unshuffle_avx512(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
 int fc_untranspose_elems_avx512(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size);
 
+/* A literal run of n <= 32 bytes (LZF, BloscLZ) that fits both buffers: two fixed 16-byte
+ * moves while 32 bytes remain in both (what they overshoot is overwritten later, since the
+ * output fills in order), else exactly n. */
+static inline void fc_copy_short_run(uint8_t *op, const uint8_t *ip, size_t n, size_t in_left,
+                                     size_t out_left)
+{
+    if (in_left >= 32 && out_left >= 32) {
+        memcpy(op, ip, 16);
+        memcpy(op + 16, ip + 16, 16);
+    } else {
+        memcpy(op, ip, n);
+    }
+}
+
 /* LZ77 match copy (LZF, BloscLZ): n bytes from d bytes back (d >= 1), overlapping allowed.
  * Writes up to 7 bytes past op + n: the caller needs that much output room. In detector frames
  * most matches are 4-16 bytes from offset 1 (zero runs), 4 (a repeated 32-bit pixel) or 8 and

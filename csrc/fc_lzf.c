@@ -31,12 +31,7 @@ int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t c
                 return fc_fail(err, FC_E_CORRUPT, at, "lzf: literal run past the end of the chunk");
             if (n > (size_t)(oend - op))
                 return fc_fail(err, FC_E_CORRUPT, at, "lzf: stream decodes to more bytes than the chunk");
-            if ((size_t)(iend - ip) >= 32 && (size_t)(oend - op) >= 32) {
-                memcpy(op, ip, 16); /* runs are at most 32 bytes: two fixed moves */
-                memcpy(op + 16, ip + 16, 16);
-            } else {
-                memcpy(op, ip, n);
-            }
+            fc_copy_short_run(op, ip, n, (size_t)(iend - ip), (size_t)(oend - op));
             ip += n;
             op += n;
             continue;
