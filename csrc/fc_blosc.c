@@ -24,11 +24,6 @@
 #define FLAG_DONT_SPLIT 0x10
 enum { CODEC_BLOSCLZ, CODEC_LZ4, CODEC_SNAPPY, CODEC_ZLIB, CODEC_ZSTD };
 
-static inline size_t load_le32(const uint8_t *p)
-{
-    return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
-}
-
 /* One stream of c bytes at src + pos into exactly n bytes at out; errors are made relative to
  * the chunk. */
 static int decode_stream(unsigned codec, const uint8_t *src, size_t pos, size_t c, uint8_t *out,
@@ -86,14 +81,14 @@ static int unshuffle_block(unsigned flags, size_t ts, const uint8_t *in, uint8_t
 
 size_t fc_blosc_output_size(const uint8_t *src, size_t srclen)
 {
-    return srclen < HEADER ? 0 : load_le32(src + 4);
+    return srclen < HEADER ? 0 : fc_load_le32(src + 4);
 }
 
 size_t fc_blosc_block_elems(const uint8_t *src, size_t srclen, size_t elem_size)
 {
     if (srclen < HEADER || (src[2] & FLAG_MEMCPYED))
         return 0;
-    size_t bsz = load_le32(src + 8);
+    size_t bsz = fc_load_le32(src + 8);
     return bsz % elem_size ? 0 : bsz / elem_size;
 }
 
@@ -109,8 +104,8 @@ int fc_blosc_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst, size
     if (srclen < HEADER)
         return fc_fail(err, FC_E_CORRUPT, srclen, "blosc: chunk shorter than its 16-byte header");
     unsigned flags = src[2];
-    size_t ts = src[3], nbytes = load_le32(src + 4), bsz = load_le32(src + 8),
-           end = load_le32(src + 12);
+    size_t ts = src[3], nbytes = fc_load_le32(src + 4), bsz = fc_load_le32(src + 8),
+           end = fc_load_le32(src + 12);
     if (src[0] != 2)
         return fc_fail(err, FC_E_CORRUPT, 0, "blosc: unknown format version");
     if (src[1] != 1)
@@ -149,12 +144,12 @@ int fc_blosc_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst, size
         size_t nsplits = split ? ts : 1;
         if (bsize % nsplits)
             return fc_fail(err, FC_E_CORRUPT, 8, "blosc: split block is not a whole number of elements");
-        size_t neblock = bsize / nsplits, pos = load_le32(src + HEADER + 4 * j);
+        size_t neblock = bsize / nsplits, pos = fc_load_le32(src + HEADER + 4 * j);
         uint8_t *out = shuffled ? s->block : dst + j * bsz;
         for (size_t k = 0; k < nsplits; k++) {
             if (pos > end || end - pos < 4)
                 return fc_fail(err, FC_E_CORRUPT, HEADER + 4 * j, "blosc: block starts past the end of the chunk");
-            size_t c = load_le32(src + pos);
+            size_t c = fc_load_le32(src + pos);
             if (c == 0 || c > end - pos - 4)
                 return fc_fail(err, FC_E_CORRUPT, pos, "blosc: stream size out of range");
             pos += 4;

@@ -83,7 +83,7 @@ static int stage_output_size(const fc_filter_t *f, const uint8_t *in, size_t inl
     case FC_FILTER_SZIP:
         if (inlen < 4)
             return fc_fail(err, FC_E_CORRUPT, inlen, "szip: chunk shorter than its 4-byte header");
-        *out = (size_t)in[0] | (size_t)in[1] << 8 | (size_t)in[2] << 16 | (size_t)in[3] << 24;
+        *out = fc_load_le32(in);
         return FC_OK;
     case FC_FILTER_DEFLATE:
     case FC_FILTER_LZF:

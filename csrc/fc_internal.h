@@ -41,6 +41,11 @@ static inline uint32_t fc_load_be32(const uint8_t *p)
            (uint32_t)p[3];
 }
 
+static inline uint32_t fc_load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static inline int fc_fail(fc_error_t *err, int code, size_t at, const char *what)
 {
     if (err) {

@@ -372,8 +372,7 @@ int fc_szip_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstle
         return fc_fail(err, FC_E_UNSUPPORTED, 0, "szip: parameters libaec cannot decode either");
     if (srclen < HEADER)
         return fc_fail(err, FC_E_CORRUPT, srclen, "szip: chunk shorter than its 4-byte header");
-    uint32_t stored = (uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 |
-                      (uint32_t)src[3] << 24;
+    uint32_t stored = fc_load_le32(src);
     if (stored != dstlen)
         return fc_fail(err, FC_E_CORRUPT, 0, "szip: stored size differs from the chunk size");
 
