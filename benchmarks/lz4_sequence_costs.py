@@ -39,7 +39,7 @@ import numpy as np
 
 import fastchunk
 from fastchunk import _native, testing
-from fastchunk.bench import time_calls
+from fastchunk.cli.bench import time_calls
 
 SHAPE = (1065, 1030)  # Eiger 1M
 MAX_PIXEL_MATCH = 16  # the pixel loop's longest match (csrc/fc_lz4.c)

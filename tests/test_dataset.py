@@ -5,6 +5,7 @@ import pytest
 from conftest import assert_identical, h5py_read
 
 import fastchunk
+import fastchunk.plan.chunk_index
 from fastchunk import testing
 
 DTYPES = ["u1", "u2", "u4", "u8", "i2", "i4", "f4", "f8", "S10"]
@@ -165,7 +166,7 @@ def test_one_shot_read(tmp_path):
 
 @pytest.mark.parametrize("sel", [(), np.s_[7], np.s_[3:40:3, 5:], np.s_[..., -1], np.s_[45:]], ids=str)
 def test_contiguous_read_in_slabs(tmp_path, monkeypatch, sel):
-    monkeypatch.setattr(fastchunk.dataset, "SLAB_BYTES", 1000)  # many slabs, a short last one
+    monkeypatch.setattr(fastchunk.plan.chunk_index, "SLAB_BYTES", 1000)  # many slabs, a short last one
     data = _data((47, 21), ">i4")
     p = testing.write_dataset(tmp_path / "d.h5", "c", data, None, None)
     with fastchunk.File(p) as f:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fastchunk import testing
-from fastchunk.index import _native_scan, build_index
+from fastchunk.engine import scan_chunks
+from fastchunk.plan.chunk_index import build_index
 
 
 def _same(a, b):
@@ -41,8 +42,8 @@ def test_native_index_matches_h5py_on_real_files(realdata):
             continue
         with f:
             for ds in _chunked(f):
-                assert _native_scan(ds, len(ds.chunks)) is not None, ds.name
-                _same(build_index(ds), build_index(ds, native=False))
+                assert scan_chunks(ds, len(ds.chunks)) is not None, ds.name
+                _same(build_index(ds, scan_chunks), build_index(ds))
                 checked += 1
     assert checked > 20
 
@@ -62,7 +63,7 @@ def test_native_index_matches_h5py(tmp_path, kw, libver):
         f["sparse"][9:17, 30:] = 1  # a few chunks allocated out of grid order
     with h5py.File(p, "r") as f:
         for name in ("x", "sparse"):
-            a, b = build_index(f[name]), build_index(f[name], native=False)
+            a, b = build_index(f[name], scan_chunks), build_index(f[name])
             _same(a, b)
             assert len(a) == f[name].id.get_num_chunks()
 
@@ -73,7 +74,7 @@ def test_userblock_shifts_addresses(tmp_path):
         f.create_dataset("x", data=np.arange(100.0), chunks=(10,))
     with h5py.File(p, "r") as f:
         idx = build_index(f["x"])
-        _same(idx, build_index(f["x"], native=False))
+        _same(idx, build_index(f["x"]))
     raw = p.read_bytes()
     first = np.frombuffer(raw[idx.offset[0]:idx.offset[0] + 80], "<f8")
     assert np.array_equal(first, np.arange(100.0)[idx.coords[0, 0] * 10:][:10])
@@ -85,7 +86,7 @@ def test_unlimited_dimension_that_is_not_the_first(tmp_path, libver, native):
     to the front and HDF5 reports swizzled chunk coordinates, so h5py reads it; the v1 B-tree
     of older files reports them right and fastchunk reads it natively. Both match h5py."""
     import fastchunk
-    from fastchunk.filters import EARRAY_INDEX, chunk_index_type
+    from fastchunk.libhdf5 import EARRAY_INDEX, chunk_index_type
     data = np.arange(4 * 6 * 5, dtype="i4").reshape(4, 30)
     p = tmp_path / "u.h5"
     with h5py.File(p, "w", libver=libver) as f:

@@ -8,7 +8,7 @@ import pytest
 
 from fastchunk import testing
 from fastchunk.cli import main
-from fastchunk.info import file_info, format_info
+from fastchunk.cli.info import file_info, format_info
 
 
 def _one(path, name):

@@ -6,10 +6,11 @@ import pytest
 from conftest import assert_identical, h5py_read
 
 import fastchunk
-from fastchunk import index as index_mod
+from fastchunk import _native
+from fastchunk.plan import chunk_index as index_mod
 from fastchunk import testing
 from fastchunk.plan import make_plan
-from fastchunk.selection import parse_selection
+from fastchunk.plan.selection import parse_selection
 
 
 def _plans_agree(ds, sel, monkeypatch):
@@ -20,7 +21,7 @@ def _plans_agree(ds, sel, monkeypatch):
         monkeypatch.setattr(index_mod, "LOOKUP_MIN_CHUNKS", threshold)
         idx = index_mod.ChunkIndex(ds.index.coords, ds.index.offset, ds.index.nbytes,
                                    ds.index.filter_mask)
-        plans += [make_plan(idx, s, ds.chunks, ds.shape, native=n) for n in (True, False)]
+        plans += [make_plan(idx, s, ds.chunks, ds.shape, plan_box=p) for p in (_native.plan_box, None)]
     assert idx.lookup_grid() is None  # the last two scanned
     a = plans[0]
     for b in plans[1:]:

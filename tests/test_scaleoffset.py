@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from conftest import assert_damaged_chunk_reported, assert_native_like_h5py, edit_stored_chunk
 
-from fastchunk import filters
+from fastchunk import libhdf5
+from fastchunk.plan import filters
 
 INTS = ["i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"]
 SHAPE, CHUNKS = (5, 37, 23), (2, 16, 16)  # edge chunks on every axis
@@ -94,7 +95,7 @@ def test_in_pipelines(tmp_path, pipeline):
 
 
 def _h5pset_fill_value():
-    lib = filters.hdf5_library()
+    lib = libhdf5.library()
     fn = getattr(lib, "H5Pset_fill_value", None) if lib is not None else None
     if fn is None:
         pytest.skip("h5py's libhdf5 is not reachable through ctypes here")

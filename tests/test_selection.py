@@ -8,7 +8,7 @@ from conftest import assert_identical, h5py_read
 import fastchunk
 from fastchunk import _native, testing
 from fastchunk.plan import make_plan
-from fastchunk.selection import parse_selection, point_pieces
+from fastchunk.plan.selection import parse_selection, point_pieces
 
 SHAPE, CHUNKS = (9, 13, 7), (4, 5, 3)
 MASK = (np.arange(np.prod(SHAPE)).reshape(SHAPE) % 11) == 3

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastchunk
+import fastchunk.plan.chunk_index
 from fastchunk import testing
 
 DTYPES = ["u1", "u2", ">i4", "f4", "<f8", "S3"]
@@ -102,7 +103,7 @@ def test_generated_reads_match_h5py(data, layout, partial, num_threads, lookup):
             assert got.size == 0
             return
         with fastchunk.File(p, num_threads=num_threads) as f, pytest.MonkeyPatch.context() as m:
-            m.setattr(fastchunk.index, "LOOKUP_MIN_CHUNKS", 1 if lookup else 10**9)
+            m.setattr(fastchunk.plan.chunk_index, "LOOKUP_MIN_CHUNKS", 1 if lookup else 10**9)
             assert f["x"].native, f["x"].reason
             m.setattr(fastchunk.Dataset, "_read_h5py", lambda *a: pytest.fail("read through h5py"))
             got = f["x"][sel]

@@ -11,7 +11,8 @@ from conftest import (assert_damaged_chunk_reported, assert_identical, assert_na
                       edit_stored_chunk)
 
 import fastchunk
-from fastchunk import _native, filters
+from fastchunk import _native
+from fastchunk.plan import filters
 
 INTS = ["i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"]
 SHAPE, CHUNKS = (5, 37, 23), (2, 16, 16)  # edge chunks on every axis

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import fastchunk
-from fastchunk import testing, verify
+from fastchunk import testing
+from fastchunk.cli import verify
 from fastchunk.cli import main
 
 FRAMES = "/entry/data/data"

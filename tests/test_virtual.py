@@ -303,7 +303,7 @@ def test_data_files_found_through_hdf5_ext_prefix(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("writer", [write_dectris_master, write_diamond_master])
 def test_bench_on_masters(tmp_path, writer):
-    from fastchunk.bench import run_bench
+    from fastchunk.cli.bench import run_bench
     master = writer(tmp_path, n_frames=5, frames_per_file=2)
     report = run_bench(master, repeat=1)
     assert report["identical"] and report["native"] and report["frames"] == 5

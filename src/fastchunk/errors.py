@@ -1,4 +1,5 @@
 """Exception classes, and the table from native status codes to them."""
+from . import _constants as C
 
 
 class FastchunkError(Exception):
@@ -32,18 +33,13 @@ class NativeError(FastchunkError, RuntimeError):
     """The native layer refused a read plan or ran out of resources (a fastchunk bug or OOM)."""
 
 
-# FC_E_* codes from csrc/fastchunk.h -> (exception class, short name)
-CODES = {
-    -1: (MemoryError, "out of memory"),
-    -2: (ChunkReadError, "read failed"),
-    -3: (ChunkReadError, "file ends before the chunk does"),
-    -4: (ChunkDecodeError, "corrupt chunk"),
-    -5: (UnsupportedFilterError, "filter not supported natively"),
-    -6: (NativeError, "invalid read plan"),
-    -7: (KeyboardInterrupt, "cancelled"),
-    -8: (NativeError, "cannot start a thread"),
-    -9: (ChunkDecodeError, "checksum mismatch"),
-}
+# FC_E_* names of csrc/fastchunk.h (messages come from there too) -> exception class
+CLASSES = {"E_NOMEM": MemoryError, "E_IO": ChunkReadError, "E_SHORT_READ": ChunkReadError,
+           "E_CORRUPT": ChunkDecodeError, "E_UNSUPPORTED": UnsupportedFilterError,
+           "E_INVALID": NativeError, "E_CANCELLED": KeyboardInterrupt, "E_THREAD": NativeError,
+           "E_CHECKSUM": ChunkDecodeError}
+CODES = {code: (CLASSES[name], message) for code, (name, message) in C.ERRORS.items()}
+IO_CODES = (C.E_IO, C.E_SHORT_READ)  # their byte offset is in the file, not in the chunk
 
 
 def error_from_status(code, what, context=""):
@@ -51,3 +47,15 @@ def error_from_status(code, what, context=""):
     cls, name = CODES.get(code, (NativeError, f"native error {code}"))
     detail = f"{name}: {what}" if what and what != name else name
     return cls(f"{detail}{'; ' + context if context else ''}")
+
+
+def chunk_context(where, plan, row, grid, at, code):
+    """Error context for row `row` of a plan: `where` (file, dataset, codec), then the chunk's
+    position, its stored bytes and the byte offset of the problem."""
+    if row < 0 or row >= len(plan.rows):
+        return where
+    r = plan.rows[row]
+    coords = tuple(int(c) * n for c, n in zip(plan.coords[row], grid))
+    pos = f"at file offset {at}" if code in IO_CODES else f"at byte {at} of the chunk"
+    return (f"{where}, chunk at element {coords} (file offset {int(r['offset'])}, "
+            f"{int(r['nbytes'])} stored bytes), {pos}")

@@ -9,8 +9,10 @@ import re
 
 import numpy as np
 
-from .dataset import _H5_LOCK, File
-from .virtual import Mapping, VirtualDataset
+from .file import File
+from .libhdf5 import H5_LOCK
+from .plan.vds import Mapping
+from .virtual import VirtualDataset
 
 DATA_LINK = re.compile(r"^data_\d{6}$")
 
@@ -76,16 +78,16 @@ def _frames_dataset(f, group):
             raise ValueError(f"{f.filename}: {p.name} has frames {p.shape[1:]} {p.dtype}, "
                              f"{first.name} {first.shape[1:]} {first.dtype}")
     mappings, end = [], 0
-    with _H5_LOCK:
+    with H5_LOCK:
         for p in parts:
-            low = int(p._h5.attrs.get("image_nr_low", end + 1)) - 1
+            low = int(p.h5.attrs.get("image_nr_low", end + 1)) - 1
             n = p.shape[0]
             frames = np.arange(low, low + n, dtype=np.int64)
             P = [frames] + [np.arange(k, dtype=np.int64) for k in p.shape[1:]]
             Q = [np.arange(n, dtype=np.int64)] + P[1:]
             mappings.append(Mapping(P, Q, p))
             end = max(end, low + n)
-        fill = first._h5.fillvalue
+        fill = first.fillvalue
     spans = sorted((int(m.P[0][0]), len(m.P[0])) for m in mappings if len(m.P[0]))
     for (a, n), (b, _) in zip(spans, spans[1:]):
         if a + n > b:

@@ -5,7 +5,7 @@ import sys
 
 
 def _bench(args):
-    from . import testing
+    from .. import testing
     from .bench import format_report, run_bench
     path = args.file
     if path is None:

@@ -3,11 +3,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _native
-from ._native import ROW_DTYPE
-from .selection import NotSimple, Selection, parse_selection, point_pieces  # noqa: F401
+from .. import _constants as C
+from .selection import point_pieces
 
-FLAG_PARTIAL = 1  # FC_ROW_PARTIAL: edge chunk sticking out of the dataset
+ROW_DTYPE = np.dtype(C.ROW_FIELDS)  # fc_row_t of csrc/fastchunk.h
 
 
 @dataclass
@@ -68,21 +67,22 @@ def _expand(lo, hi):
     return rows, members
 
 
-def make_plan(index, sel, chunks, shape, file_no=0, layout_no=0, native=True):
+def make_plan(index, sel, chunks, shape, file_no=0, layout_no=0, plan_box=None):
     """Rows for the allocated chunks that hold selected elements, sorted by file offset.
 
     Along an index-list axis a chunk may hold several runs of selected indices: it gets one
     row per run, next to each other, and the native read decodes it once for all of them.
-    Box selections are planned in C (_native.plan_box) unless native is False; the numpy code
-    below does the rest, and is the reference the tests hold the C planner to.
+    plan_box, when the caller hands it in, plans box selections (the C planner,
+    _native.plan_box, with its signature); the numpy code below does the rest, and is the
+    reference the tests hold the C planner to.
     """
     chunks = np.asarray(chunks, dtype=np.int64)
     shape = np.asarray(shape, dtype=np.int64)
     ndim = len(chunks)
     grid = index.lookup_grid()  # None: no lookup, look at every row
     cand = None if grid is None else index.rows_in_box(_touched_chunk_coords(sel, chunks, grid))
-    if native and sel.axis < 0 and ndim > 0:
-        rows, regions, take, touched = _native.plan_box(index, cand, sel.start, sel.step, sel.count,
+    if plan_box is not None and sel.axis < 0 and ndim > 0:
+        rows, regions, take, touched = plan_box(index, cand, sel.start, sel.step, sel.count,
                                                         chunks, shape, file_no, layout_no)
         return Plan(rows, regions, index.coords[take], len(rows) < touched)
     cand_coords = index.coords if cand is None else index.coords[cand]
@@ -123,6 +123,6 @@ def make_plan(index, sel, chunks, shape, file_no=0, layout_no=0, native=True):
     rows["layout_no"] = layout_no
     rows["filter_mask"] = index.filter_mask[take]
     partial = ((coords + 1) * chunks > shape).any(axis=1)
-    rows["flags"] = np.where(partial, FLAG_PARTIAL, 0)
+    rows["flags"] = np.where(partial, C.ROW_PARTIAL, 0)
     missing = nchunks < _grid_chunks_touched(sel, chunks)
     return Plan(rows, regions, coords, missing)

@@ -6,8 +6,8 @@ import h5py
 import hdf5plugin  # noqa: F401  (registers the filters h5py needs)
 import numpy as np
 
-from .dataset import File
-from .nxmx import DATA_LINK, open_nxmx
+from ..file import File
+from ..nxmx import DATA_LINK, open_nxmx
 
 
 @dataclass
@@ -94,12 +94,12 @@ def run_bench(path, dataset=None, threads=None, repeat=5, frames=None):
 
 def _h5py_frames(ds):
     """Per frame of ds, the h5py dataset and index a user would read it from with h5py."""
-    if ds._h5 is not None:
-        return [(ds._h5, i) for i in range(ds.shape[0])]
+    if ds.h5 is not None:
+        return [(ds.h5, i) for i in range(ds.shape[0])]
     frames = [None] * ds.shape[0]
     for m in ds.mappings:  # a stack of DECTRIS data files
         for v, q in zip(m.P[0], m.Q[0]):
-            frames[v] = (m.source._h5, int(q))
+            frames[v] = (m.source.h5, int(q))
     if None in frames:
         raise ValueError("the data files leave frames out: no h5py frame loop to compare with")
     return frames

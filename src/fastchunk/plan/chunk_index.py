@@ -1,16 +1,14 @@
-"""Chunk index: offset, stored size and filter mask of every allocated chunk, from HDF5."""
-import ctypes
-import functools
+"""Chunk index: offset, stored size and filter mask of every allocated chunk, from HDF5; a
+contiguous dataset as an index of row slabs."""
 import warnings
 
 import h5py
 import numpy as np
 
-from . import _native
-
 SLOW_SCAN_CHUNKS = 2000  # get_chunk_info(i) is O(n) per call: warn above this many chunks
 LOOKUP_MIN_CHUNKS = 1024  # below this, scanning every row per read is as cheap as a lookup
 LOOKUP_MAX_SPARSITY = 8  # no grid lookup when the grid holds 8x more chunks than are allocated
+SLAB_BYTES = 4 << 20  # a contiguous dataset is read in row slabs of about this size
 
 
 class ChunkIndex:
@@ -69,47 +67,17 @@ def _address_shift(h5file):
     return 0
 
 
-@functools.lru_cache(maxsize=1)
-def _h5d_chunk_iter():
-    """H5Dchunk_iter from h5py's libhdf5, when h5py itself has chunk_iter (same HDF5 gate)."""
-    from .filters import hdf5_library
-    try:
-        lib = hdf5_library()
-    except OSError:
-        return None
-    fn = getattr(lib, "H5Dchunk_iter", None)
-    if fn is None:
-        return None
-    fn.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-H5P_DEFAULT = 0  # H5Ppublic.h: (hid_t)0
-
-
-def _native_scan(dset, ndim):
-    """(n, ndim + 3) records from H5Dchunk_iter with the C visitor, or None if unavailable."""
-    fn = _h5d_chunk_iter() if callable(getattr(dset.id, "chunk_iter", None)) else None
-    if fn is None:
-        return None
-    sink = _native.IndexSink(ndim)
-    # ctypes drops the GIL: hold h5py's own lock, HDF5 here is not built thread-safe.
-    from h5py._objects import phil
-    with phil:
-        rc = fn(dset.id.id, H5P_DEFAULT, _native.chunk_visit_address(), sink.address)
-    return sink.to_array() if rc >= 0 else None
-
-
-def build_index(dset, native=True):
+def build_index(dset, scan=None):
     """Read the chunk index of an h5py chunked dataset.
 
-    H5Dchunk_iter with a C visitor when h5py's libhdf5 has it (native=True), else h5py's
-    chunk_iter, else get_chunk_info one chunk at a time.
+    scan(dset, ndim) -> (n, ndim + 3) int64 records (element offsets, address, stored size,
+    filter mask) or None: the native scanner the caller hands in (H5Dchunk_iter with a C
+    visitor); without one, or when it returns None, h5py's chunk_iter, else get_chunk_info one
+    chunk at a time.
     """
     chunks = np.asarray(dset.chunks, dtype=np.int64)
     ndim = len(chunks)
-    rec = _native_scan(dset, ndim) if native else None
+    rec = scan(dset, ndim) if scan is not None else None
     if rec is not None:
         return ChunkIndex(rec[:, :ndim] // chunks, rec[:, ndim] + _address_shift(dset.file),
                           rec[:, ndim + 1].copy(), rec[:, ndim + 2].astype(np.uint32))
@@ -136,6 +104,22 @@ def build_index(dset, native=True):
     coords = np.array(coords, dtype=np.int64).reshape(-1, ndim) // chunks
     offset = np.array(offsets, dtype=np.int64) + _address_shift(dset.file)
     return ChunkIndex(coords, offset, np.array(sizes, dtype=np.int64), np.array(masks, dtype=np.uint32))
+
+
+def contiguous_slab(shape, itemsize):
+    """Slab shape that splits a contiguous dataset along axis 0 for parallel reads."""
+    if not shape or 0 in shape:
+        return None
+    row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
+    return (max(1, min(shape[0], SLAB_BYTES // max(row, 1))),) + tuple(shape[1:])
+
+
+def has_duplicate_coords(index):
+    """True when several chunks claim the same grid coordinates: after a SWMR refresh of a
+    virtual dataset's sources, HDF5 1.14 reports every chunk at (0, ..., 0) (h5py's
+    get_chunk_info too), though the addresses are right."""
+    coords = index.coords
+    return len(coords) > 1 and len(np.unique(coords, axis=0)) < len(coords)
 
 
 def contiguous_index(dset, slab):

@@ -12,9 +12,9 @@ import h5py
 import hdf5plugin  # noqa: F401  (the --h5py comparison needs the plugin filters)
 import numpy as np
 
-from .dataset import File
-from .errors import FastchunkError
-from .virtual import VirtualDataset
+from ..errors import FastchunkError
+from ..file import File
+from ..virtual import VirtualDataset
 
 BATCH_BYTES = 256 << 20  # decoded bytes a batch holds at most (one output buffer, reused)
 MAX_LISTED = 100         # damaged chunks listed per dataset; the count goes on

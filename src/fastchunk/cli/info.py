@@ -1,22 +1,17 @@
 """`fastchunk info`: a dataset's layout, its chunk index and filters, whether fastchunk reads it
 natively, and plain advice where the layout makes reads slow (cf. pyfive's cloud report)."""
-import ctypes
-import functools
 import os
 
 import h5py
 import hdf5plugin  # noqa: F401  (so h5py can describe plugin filters)
 import numpy as np
 
-from .dataset import _H5_LOCK, File
-from .filters import filter_name, hdf5_library
-from .virtual import VirtualDataset
+from ..file import File
+from ..libhdf5 import H5_LOCK, index_type_name
+from ..plan.filters import filter_name
+from ..virtual import VirtualDataset
 
 MAX_SOURCES_SHOWN = 8  # a Diamond master can map hundreds of data files
-
-# H5D_chunk_index_t (H5Dpublic.h) -> what the index is.
-INDEX_TYPES = {0: "v1 B-tree", 1: "single chunk", 2: "implicit (no index)", 3: "fixed array",
-               4: "extensible array", 5: "v2 B-tree"}
 
 # Advice thresholds, and why:
 # - A chunk below 64 KiB decoded costs more in per-chunk work (index entry, HDF5 call, one
@@ -31,31 +26,6 @@ AMPLIFICATION = 100
 CONTIGUOUS = 0.9
 # - Out-of-order chunks only matter when a read spans many of them.
 ORDER_MIN_CHUNKS = 64
-
-
-@functools.lru_cache(maxsize=1)
-def _get_index_type():
-    fn = getattr(hdf5_library(), "H5Dget_chunk_index_type", None)
-    if fn is not None:
-        fn.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int)]
-        fn.restype = ctypes.c_int
-    return fn
-
-
-def index_type(h5ds):
-    """Name of a chunked dataset's index structure, or None if HDF5 cannot say."""
-    try:
-        fn = _get_index_type()
-    except OSError:
-        return None
-    if fn is None:
-        return None
-    kind = ctypes.c_int(-1)
-    from h5py._objects import phil
-    with phil:  # ctypes drops the GIL; HDF5 here is not built thread-safe
-        if fn(h5ds.id.id, ctypes.byref(kind)) < 0:
-            return None
-    return INDEX_TYPES.get(kind.value, f"index type {kind.value}")
 
 
 def _filters(ds):
@@ -83,13 +53,13 @@ def _amplification(shape, chunks, axes):
 
 def _chunk_facts(ds, info):
     """Index, sizes, byte range and access costs of a chunked dataset (fills info)."""
-    h5ds, idx = ds._h5, ds.index
+    h5ds, idx = ds.h5, ds.index
     chunks, shape, es = ds.chunks, ds.shape, ds.dtype.itemsize
     grid = [-(-n // c) for n, c in zip(shape, chunks)]
     chunk_bytes = int(np.prod(chunks, dtype=np.int64)) * es
-    with _H5_LOCK:
+    with H5_LOCK:
         cache = h5ds.id.get_access_plist().get_chunk_cache()  # (slots, bytes, w0)
-        info["index_type"] = index_type(h5ds)
+        info["index_type"] = index_type_name(h5ds.id)
     info.update(chunks_allocated=len(idx), chunks_in_grid=int(np.prod(grid, dtype=np.int64)),
                 chunk_bytes=chunk_bytes, stored_bytes=idx.stored_bytes,
                 chunk_cache_bytes=int(cache[1]))
@@ -172,7 +142,7 @@ def _virtual_info(ds):
         sources.append(entry)
     return {"name": ds.name, "shape": list(ds.shape), "dtype": str(ds.dtype), "layout": "virtual",
             "chunks": None, "native": ds.native, "reason": ds.reason, "codec": "virtual",
-            "filters": [], "fill_value": _jsonable(ds._fill), "sources": sources,
+            "filters": [], "fill_value": _jsonable(ds.fillvalue), "sources": sources,
             "sources_missing": sum(e["file"] is None for e in sources), "advice": []}
 
 
@@ -180,8 +150,8 @@ def dataset_info(ds):
     """A JSON-ready description of one fastchunk Dataset."""
     if isinstance(ds, VirtualDataset):
         return _virtual_info(ds)
-    h5ds = ds._h5
-    with _H5_LOCK:
+    h5ds = ds.h5
+    with H5_LOCK:
         layout = h5ds.id.get_create_plist().get_layout()
     names = {h5py.h5d.CHUNKED: "chunked", h5py.h5d.CONTIGUOUS: "contiguous",
              h5py.h5d.COMPACT: "compact", h5py.h5d.VIRTUAL: "virtual"}
@@ -193,7 +163,7 @@ def dataset_info(ds):
     if ds.chunks and layout == h5py.h5d.CHUNKED:
         _chunk_facts(ds, info)
     elif layout == h5py.h5d.CONTIGUOUS:
-        with _H5_LOCK:
+        with H5_LOCK:
             info["stored_bytes"] = int(h5ds.id.get_storage_size())
             off = h5ds.id.get_offset()
         info["first_chunk_address"] = None if off is None else int(off)

@@ -1,17 +1,18 @@
 """HDF5 filter pipeline and datatype -> native codec spec, or the reason it is not native."""
-import ctypes
-import functools
 from dataclasses import dataclass, field
 
 import h5py
 
-from . import _native
+from .. import _constants as C
+from .. import libhdf5
 
-DEFLATE, SHUFFLE, FLETCHER32, SZIP, SCALEOFFSET, LZF, BLOSC, LZ4, BITSHUFFLE, ZSTD = 1, 2, 3, 4, 6, 32000, 32001, 32004, 32008, 32015
-FILTER_NAMES = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
-                6: "scaleoffset", 32000: "lzf", 32001: "blosc", 32004: "lz4",
-                32008: "bitshuffle", 32015: "zstd", 32026: "blosc2"}
-BSHUF_COMPRESSION = {0: "none", 2: "lz4", 3: "zstd"}
+DEFLATE, SHUFFLE, FLETCHER32, SZIP = C.FILTER_DEFLATE, C.FILTER_SHUFFLE, C.FILTER_FLETCHER32, C.FILTER_SZIP
+SCALEOFFSET, LZF, BLOSC, LZ4 = C.FILTER_SCALEOFFSET, C.FILTER_LZF, C.FILTER_BLOSC, C.FILTER_LZ4
+BITSHUFFLE, ZSTD = C.FILTER_BITSHUFFLE, C.FILTER_ZSTD
+FILTER_NAMES = {DEFLATE: "deflate", SHUFFLE: "shuffle", FLETCHER32: "fletcher32", SZIP: "szip", 5: "nbit",
+                SCALEOFFSET: "scaleoffset", LZF: "lzf", BLOSC: "blosc", LZ4: "lz4",
+                BITSHUFFLE: "bitshuffle", ZSTD: "zstd", 32026: "blosc2"}
+BSHUF_COMPRESSION = {C.BSHUF_NONE: "none", C.BSHUF_LZ4: "lz4", C.BSHUF_ZSTD: "zstd"}
 # hdf5-blosc cd_values[6] and [5]; a chunk's own header says what it holds, these are for naming
 BLOSC_CODECS = {0: "blosclz", 1: "lz4", 2: "lz4hc", 3: "snappy", 4: "zlib", 5: "zstd"}
 BLOSC_SHUFFLES = {0: "", 1: ",shuffle", 2: ",bitshuffle"}
@@ -93,11 +94,11 @@ def _szip_spec(cd):
     mask, block, bits, scanline = cd
     if block < 2 or block > 64 or block % 2 or scanline < 1 or not (1 <= bits <= 32 or bits == 64):
         return None, f"szip parameters {list(cd)} that libaec cannot decode either"
-    flags = (_native.SZIP_MSB if mask & SZIP_MSB_OPTION else 0) | (_native.SZIP_NN if mask & SZIP_NN_OPTION else 0)
+    flags = (C.SZIP_MSB if mask & SZIP_MSB_OPTION else 0) | (C.SZIP_NN if mask & SZIP_NN_OPTION else 0)
     return (flags, block, bits, scanline), ""
 
 
-def _native_spec(fid, cd, itemsize):
+def _native_spec(fid, cd, itemsize, have_deflate):
     """(normalized cd, "") for a filter the C decoders know, else (None, reason)."""
     if fid == BITSHUFFLE:
         return _bitshuffle_spec(cd, itemsize)
@@ -110,80 +111,25 @@ def _native_spec(fid, cd, itemsize):
     if fid in (LZ4, LZF, ZSTD, FLETCHER32, BLOSC):
         return (), ""
     if fid == DEFLATE:
-        if _native.HAVE_ZLIB:
+        if have_deflate:
             return (), ""
         return None, "deflate: fastchunk was built without zlib"
     return None, f"{filter_name(fid)} ({fid}) is not decoded natively"
 
 
-def read_pipeline(dcpl, dtype):
-    """Filters of a dataset creation property list, with the native spec of each."""
+def read_pipeline(dcpl, dtype, have_deflate=True):
+    """Filters of a dataset creation property list, with the native spec of each
+    (have_deflate: whether the native build decodes deflate)."""
     p = Pipeline()
     for i in range(dcpl.get_nfilters()):
         fid, flags, cd, name = dcpl.get_filter(i)
         p.filters.append((fid, flags, tuple(cd), name))
-        spec, why = _native_spec(fid, tuple(cd), dtype.itemsize)
+        spec, why = _native_spec(fid, tuple(cd), dtype.itemsize, have_deflate)
         if spec is None:
             p.unsupported[i] = why
             spec = ()
         p.native.append((fid, spec))
     return p
-
-
-@functools.lru_cache(maxsize=1)
-def hdf5_library():
-    """The libhdf5 that h5py itself loaded, as a ctypes library (None if not found)."""
-    import h5py.defs  # noqa: F401  (makes sure libhdf5 is mapped)
-    path = None
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            if "libhdf5" in line and "_hl" not in line and ".so" in line:
-                path = line.split()[-1]
-                break
-    return None if path is None else ctypes.CDLL(path)
-
-
-@functools.lru_cache(maxsize=None)
-def _hdf5_getter(name, ctype):
-    """A getter of h5py's libhdf5 shaped herr_t f(hid_t, ctype *out), or None if absent."""
-    lib = hdf5_library()
-    fn = getattr(lib, name, None)
-    if fn is None:
-        return None
-    fn.argtypes = [ctypes.c_int64, ctypes.POINTER(ctype)]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-def _ask_hdf5(name, hid, ctype):
-    """What libhdf5's getter `name` says about identifier hid, or None if it cannot be asked
-    (for calls h5py does not wrap)."""
-    try:
-        fn = _hdf5_getter(name, ctype)
-    except OSError:
-        return None
-    if fn is None:
-        return None
-    out = ctype(0)
-    # ctypes drops the GIL: hold h5py's own lock, HDF5 here is not built thread-safe.
-    from h5py._objects import phil
-    with phil:
-        if fn(hid, ctypes.byref(out)) < 0:
-            return None
-    return out.value
-
-
-def chunk_opts(dcpl):
-    """H5Pget_chunk_opts of a dataset creation property list, or None if it cannot be asked."""
-    return _ask_hdf5("H5Pget_chunk_opts", dcpl.id, ctypes.c_uint)
-
-
-EARRAY_INDEX = 4  # H5D_CHUNK_IDX_EARRAY in H5D_chunk_index_t
-
-
-def chunk_index_type(dsid):
-    """The chunk index type (H5D_chunk_index_t) of an open h5py DatasetID, or None if unknown."""
-    return _ask_hdf5("H5Dget_chunk_index_type", dsid.id, ctypes.c_int)
 
 
 def dtype_reason(dtype):
@@ -239,9 +185,28 @@ def layout_reason(dset):
     if not dset.shape:
         return "scalar dataset (read through h5py)"
     unlimited = [d for d, m in enumerate(dset.maxshape or ()) if m is None]
-    if len(unlimited) == 1 and unlimited[0] > 0 and chunk_index_type(dset.id) in (EARRAY_INDEX, None):
+    if len(unlimited) == 1 and unlimited[0] > 0 and libhdf5.chunk_index_type(dset.id) in (libhdf5.EARRAY_INDEX, None):
         # An extensible-array index swizzles the unlimited dimension to the front, and HDF5's
         # chunk queries report the swizzled coordinates (seen in h5fc_ext_none.h5); older
         # files index the same datasets with a v1 B-tree, whose coordinates are right.
         return "one unlimited dimension that is not the first, extensible-array index: HDF5 reports wrong chunk coordinates"
     return ""
+
+
+def pipeline_reason(pipeline, dcpl, shape, chunks, get_index):
+    """Why the filters stop a native read ("" if they do not), and the layout flags that
+    follow from them. get_index() gives the chunk index, asked for only when a filter is not
+    decoded natively: chunks whose filter_mask skips every such filter are plain bytes to us."""
+    p = pipeline
+    if p.unsupported:
+        need = p.unsupported_mask()
+        if not ((get_index().filter_mask & need) == need).all():
+            return p.reason, 0
+    flags = 0
+    if p.filters:
+        opts = libhdf5.chunk_opts(dcpl)
+        if opts is None and any(n % c for n, c in zip(shape, chunks)):
+            return "cannot ask HDF5 whether partial edge chunks are filtered (H5Pget_chunk_opts)", 0
+        if opts and opts & DONT_FILTER_PARTIAL_CHUNKS:
+            flags = C.LAYOUT_DONT_FILTER_PARTIAL
+    return "", flags
