@@ -252,3 +252,31 @@ def test_text_progress():
     progress(4, 4)
     assert stream.getvalue().endswith("4/4 frames\n")
     assert "[" + "#" * 30 + "]" in stream.getvalue()
+
+
+# --------------------------------------------------------------------------- package layout
+
+
+def test_public_names_and_module_layering():
+    """fastchunk.testing re-exports every public name; its modules use only those listed
+    above them (no circles) and no other module's private names."""
+    import ast
+    import importlib
+    import pathlib
+
+    below = {"detector": set(), "progress": set(), "writers": {"detector"},
+             "masters": {"detector", "writers"}, "demo": {"detector", "writers"}}
+    for name in ft.__all__:
+        assert getattr(ft, name) is not None, name
+    pkg = pathlib.Path(ft.__file__).parent
+    assert {p.stem for p in pkg.glob("*.py")} == {"__init__", *below}
+    for mod, allowed in below.items():
+        module = importlib.import_module(f"fastchunk.testing.{mod}")
+        assert set(module.__all__) <= set(vars(module)), mod
+        for node in ast.walk(ast.parse((pkg / f"{mod}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                assert node.module in allowed, (mod, node.module)
+                assert not any(a.name.startswith("_") for a in node.names), (mod, node.module)
+            elif isinstance(node, ast.ImportFrom) or isinstance(node, ast.Import):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not any(n and n.startswith("fastchunk") for n in names), (mod, names)

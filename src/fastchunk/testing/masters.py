@@ -1,5 +1,4 @@
-"""Writers of detector *master* files with their data files, as beamlines lay them out
-(re-exported by fastchunk.testing).
+"""Writers of detector *master* files with their data files, as beamlines lay them out.
 
 - DECTRIS: ``<prefix>_master.h5`` whose ``/entry/data/data_00000N`` are external links to
   ``<prefix>_data_00000N.h5:/entry/data/data`` (attributes image_nr_low/high, 1-based).
@@ -15,7 +14,10 @@ import pathlib
 import h5py
 import numpy as np
 
-from .testing import _filter_kwargs, _nexus_attrs, eiger_frames
+from .detector import eiger_frames
+from .writers import filter_kwargs, nexus_attrs
+
+__all__ = ["SMALL_FRAME", "write_dectris_master", "write_diamond_master"]
 
 SMALL_FRAME = (96, 80)  # fast to write; still several bitshuffle blocks per frame
 
@@ -24,7 +26,7 @@ def _write_frames(path, name, first, n, shape, dtype, compression, seed):
     """A data file holding frames first..first+n-1 of the deterministic series, one chunk each."""
     with h5py.File(path, "w") as f:
         ds = f.create_dataset(name, shape=(n, *shape), dtype=dtype, chunks=(1, *shape),
-                              **_filter_kwargs(compression))
+                              **filter_kwargs(compression))
         if n:
             ds[...] = eiger_frames(n, shape, dtype, seed=seed, start=first)
     return path
@@ -52,7 +54,7 @@ def write_dectris_master(directory, prefix="series", n_frames=10, frames_per_fil
                     f["/entry/data/data"].attrs["image_nr_low"] = np.int32(first + 1)
                     f["/entry/data/data"].attrs["image_nr_high"] = np.int32(first + n)
             group[f"data_{number:06d}"] = h5py.ExternalLink(data_name, "/entry/data/data")
-        _nexus_attrs(m, "/entry/data/data_000001")
+        nexus_attrs(m, "/entry/data/data_000001")
     return master
 
 
@@ -74,5 +76,5 @@ def write_diamond_master(directory, prefix="scan", n_frames=10, frames_per_file=
             m[link] = h5py.ExternalLink(data_name, "/data")
             layout[first:first + n] = h5py.VirtualSource(".", link, shape=(n, *shape), dtype=dtype)
         m.create_virtual_dataset("/entry/data/data", layout, fillvalue=fillvalue)
-        _nexus_attrs(m, "/entry/data/data")
+        nexus_attrs(m, "/entry/data/data")
     return master
