@@ -1,34 +1,36 @@
 """Dataset: one stored HDF5 dataset read through the native engine, h5py-shaped. Glue only:
 planning is in plan/, speed is in the native layer (through engine.py)."""
+import os
+
 import numpy as np
 
 from . import engine
 from .errors import UnsupportedFilterError, chunk_context
 from .libhdf5 import H5_LOCK
+from .node import Node
 from .plan import NotSimple, boxed, make_plan, parse_selection
 from .plan.chunk_index import build_index, contiguous_index, contiguous_slab, has_duplicate_coords
 from .plan.filters import dtype_reason, layout_reason, pipeline_reason, read_pipeline, type_reason
 from .prefetch import prefetched
 
 
-class Dataset:
+class Dataset(Node):
     """A dataset read by fastchunk; `ds[sel]` and `ds.read(sel, out=)` match h5py bit for bit.
 
-    `native` tells whether reads run on the native engine; `reason` says why not.
+    `native` tells whether reads run on the native engine; `reason` says why not. Metadata
+    (attrs, maxshape, fillvalue, compression, dims, ...) is h5py's own.
     """
 
     plans_points = True  # the planner handles index lists itself (else: read the box, pick)
 
-    def __init__(self, h5ds, file):
-        self._h5 = h5ds
-        self.file = file
-        self.name = h5ds.name
+    def __init__(self, h5ds, file, path=None):
+        super().__init__(h5ds, file, path)
         self.shape = h5ds.shape
         self.dtype = h5ds.dtype
         self.chunks = h5ds.chunks
         # The grid the planner uses: the chunks, or row slabs of a contiguous dataset.
         self._grid = h5ds.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
-        self.ndim = len(self.shape)
+        self.ndim = 0 if self.shape is None else len(self.shape)
         self._index = None
         self._layouts = {}  # output dtype -> native layouts
         self._layout_flags = 0
@@ -44,26 +46,54 @@ class Dataset:
         if file.swmr:
             self._check_swmr_index()
 
-    @property
-    def h5(self):
-        """The underlying h5py.Dataset."""
-        return self._h5
+    # -- h5py's metadata, as h5py gives it ------------------------------------------------
+    def _h5py_attr(name, doc):  # noqa: N805  (builds properties below)
+        def get(self):
+            with H5_LOCK:
+                return getattr(self._h5, name)
+        return property(get, doc=doc)
 
-    @property
-    def fillvalue(self):
-        """The value unwritten elements read as (h5py's ds.fillvalue)."""
-        return self._h5.fillvalue
+    fillvalue = _h5py_attr("fillvalue", "The value unwritten elements read as.")
+    maxshape = _h5py_attr("maxshape", "Largest shape the dataset may grow to (None: unlimited).")
+    compression = _h5py_attr("compression", "h5py's name of the compression filter, or None.")
+    compression_opts = _h5py_attr("compression_opts", "The compression filter's options.")
+    shuffle = _h5py_attr("shuffle", "True if the shuffle filter is applied.")
+    fletcher32 = _h5py_attr("fletcher32", "True if chunks carry a Fletcher-32 checksum.")
+    scaleoffset = _h5py_attr("scaleoffset", "The scale-offset filter's setting, or None.")
+    external = _h5py_attr("external", "External raw storage files, or None.")
+    is_virtual = _h5py_attr("is_virtual", "True for a virtual dataset.")
+    dims = _h5py_attr("dims", "Dimension scales (h5py's DimensionManager).")
+    is_scale = _h5py_attr("is_scale", "True if the dataset is a dimension scale.")
+    del _h5py_attr
+
+    def virtual_sources(self):
+        """h5py's VDSmap list of a virtual dataset (RuntimeError for others, as h5py)."""
+        with H5_LOCK:
+            return self._h5.virtual_sources()
+
+    def iter_chunks(self, sel=None):
+        """The chunks a selection touches, as tuples of slices (h5py's iter_chunks)."""
+        with H5_LOCK:
+            return iter(list(self._h5.iter_chunks(sel)))
 
     @property
     def size(self):
+        if self.shape is None:
+            return None
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def nbytes(self):
-        return self.size * self.dtype.itemsize
+        return 0 if self.shape is None else self.size * self.dtype.itemsize
+
+    def len(self):
+        """Length of the first axis (TypeError for a scalar, as h5py)."""
+        if not self.shape:
+            raise TypeError("Attempt to take len() of scalar dataset")
+        return self.shape[0]
 
     def __len__(self):
-        return self.shape[0]
+        return self.len()
 
     @property
     def index(self):
@@ -122,8 +152,45 @@ class Dataset:
         return self.read(sel)
 
     def __array__(self, dtype=None, copy=None):
-        a = self.read(())
+        if copy is False:  # numpy 2: a read always allocates
+            raise ValueError(f"Dataset.__array__ received copy={copy} but memory allocation "
+                             "cannot be avoided on read")
+        a = np.asarray(self.read(()))
         return a if dtype is None else a.astype(dtype)
+
+    def astype(self, dtype):
+        """Read with conversion: ``ds.astype('f4')[sel]`` (numpy's conversion of what a native
+        read gives; see the README for where it differs from HDF5's)."""
+        return _Converted(self, lambda a: a.astype(dtype), np.dtype(dtype))
+
+    def asstr(self, encoding=None, errors="strict"):
+        """Strings read as Python str (h5py's asstr; string datasets are read by h5py)."""
+        with H5_LOCK:
+            return self._h5.asstr(encoding, errors)
+
+    def fields(self, names):
+        """Read only some fields of a compound dataset: ``ds.fields(['x', 'y'])[sel]``."""
+        dt = self.dtype
+        if dt.names is None:
+            raise ValueError("Field names only allowed for compound types")
+        if isinstance(names, str):
+            return _Converted(self, lambda a: a[names], dt.fields[names][0])
+        sub = np.dtype([(n, dt.fields[n][0]) for n in names])
+        return _Converted(self, lambda a: _pack_fields(a, sub), sub)
+
+    def read_direct(self, dest, source_sel=None, dest_sel=None):
+        """Read source_sel of the dataset into dest[dest_sel] (h5py's read_direct)."""
+        if not isinstance(dest, np.ndarray) or not dest.flags.c_contiguous:
+            raise TypeError("dest must be a C-contiguous array")
+        src = () if source_sel is None else source_sel
+        if dest_sel is None and dest.dtype == self.dtype and self.native:
+            try:
+                self.read(src, out=dest)
+                return
+            except (ValueError, TypeError):
+                pass  # a shape h5py broadcasts: assign below
+        data = self.read(src)
+        dest[() if dest_sel is None else dest_sel] = data
 
     def read(self, sel=(), out=None, num_threads=None):
         """Read a selection into a new array or into `out`, like h5py's ``ds[sel]``.
@@ -218,6 +285,33 @@ class Dataset:
         out[...] = data
         return out
 
+    def dask_chunks(self, target_bytes=64 << 20):
+        """Default dask blocks: whole frames (everything but axis 0) when one fits in
+        target_bytes, else the storage chunks' extent on those axes; along axis 0, as many
+        storage chunks as fit in target_bytes (at least one)."""
+        if not self.shape:
+            return ()
+        grid = self._grid or (1,) + tuple(self.shape[1:])
+        frame = tuple(self.shape[1:])
+        if int(np.prod(frame, dtype=np.int64)) * self.dtype.itemsize > target_bytes:
+            frame = tuple(grid[1:])
+        per_row = max(1, int(np.prod(frame, dtype=np.int64)) * self.dtype.itemsize)
+        rows = max(1, target_bytes // (per_row * grid[0])) * grid[0]
+        return (min(rows, max(1, self.shape[0])),) + frame
+
+    def to_dask(self, chunks=None):
+        """The dataset as a dask array whose tasks read through fastchunk (dask_chunks() by
+        default). Works with every dask scheduler: datasets pickle and reopen read-only."""
+        import dask.array as da
+        return da.from_array(self, chunks=self.dask_chunks() if chunks is None else chunks,
+                             lock=False, asarray=True, fancy=False)
+
+    def __dask_tokenize__(self):
+        """dask's name for the array: which file and dataset, and the file's state."""
+        st = os.stat(self.file.filename)
+        return ("fastchunk", self.file.filename, self.path, st.st_mtime_ns, st.st_size,
+                str(self.dtype), self.shape)
+
     def iter_frames(self, batch=8, start=0, stop=None, num_threads=None):
         """Yield (first_index, frames) blocks along axis 0, reading the next block while the
         caller works on this one."""
@@ -229,3 +323,28 @@ class Dataset:
     def __repr__(self):
         how = "native" if self.native else f"h5py: {self.reason}"
         return f"<fastchunk.Dataset {self.name!r} shape {self.shape} {self.dtype} ({how})>"
+
+
+class _Converted:
+    """ds.astype(...) / ds.fields(...): reads of the dataset with a conversion applied."""
+
+    def __init__(self, ds, convert, dtype):
+        self._ds, self._convert, self.dtype = ds, convert, dtype
+
+    def __getitem__(self, sel):
+        return self._convert(np.asarray(self._ds[sel]))
+
+    def __len__(self):
+        return len(self._ds)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self[()]
+        return a if dtype is None else a.astype(dtype)
+
+
+def _pack_fields(a, sub):
+    """The named fields of a structured array as a packed array of dtype sub (as h5py)."""
+    out = np.empty(a.shape, sub)
+    for n in sub.names:
+        out[n] = a[n]
+    return out

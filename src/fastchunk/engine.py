@@ -1,6 +1,7 @@
 """The native engine as the Face uses it: the C planner and chunk scanner it hands to Plan,
 thread defaults, codec layouts, and one read run to its end."""
 import os
+import sys
 
 from . import _native, libhdf5
 from .errors import FileClosedError
@@ -10,14 +11,36 @@ HAVE_DEFLATE = _native.HAVE_ZLIB
 
 
 def default_num_threads():
-    """FASTCHUNK_NUM_THREADS, else the CPUs this process may run on."""
+    """Decoder threads of a read that does not say: FASTCHUNK_NUM_THREADS; inside a
+    dask.distributed worker, its share of the CPUs (see _dask_worker_share); else the CPUs
+    this process may run on."""
     env = os.environ.get("FASTCHUNK_NUM_THREADS")
     if env:
         return max(1, int(env))
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    share = _dask_worker_share(cpus)
+    return cpus if share is None else share
+
+
+def _dask_worker_share(cpus):
+    """Threads per read inside a dask.distributed worker (None outside one). Its tasks run side
+    by side, each with one read: dask starts workers with OMP_NUM_THREADS=1 so that native
+    libraries do not oversubscribe the cores, and fastchunk honours it; without it, a read gets
+    the CPUs divided by the worker's threads."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        nthreads = distributed.get_worker().state.nthreads
+    except (ValueError, AttributeError):
+        return None  # not in a worker
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        return int(omp)
+    return max(1, cpus // max(1, nthreads))
 
 
 def scan_chunks(dset, ndim):

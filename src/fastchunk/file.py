@@ -1,27 +1,34 @@
-"""File and Group: the h5py-shaped entry points. Indexing a group wraps what h5py finds in
-fastchunk objects; the File owns the descriptors native reads use and their lifetime."""
+"""File and Group: the h5py-shaped entry points, read-only. Indexing a group wraps what h5py
+finds in fastchunk objects; the File owns the descriptors native reads use and their lifetime."""
 import contextlib
 import os
+import posixpath
 import threading
 import weakref
 
 import h5py
+import hdf5plugin  # noqa: F401  (datasets read through h5py need its filters registered)
 
 from .dataset import Dataset
 from .engine import default_num_threads
 from .errors import ExternalLinkError, FileClosedError
 from .libhdf5 import H5_LOCK
+from .node import Node
 from .plan.sources import explain_missing_link
 from .virtual import VirtualDataset
 
+WRITING_MODES = ("r+", "w", "w-", "x", "a")
 
-class Group:
-    """A group: indexing returns fastchunk Datasets and Groups."""
 
-    def __init__(self, h5group, file):
-        self._h5 = h5group
-        self.file = file
-        self.name = h5group.name
+class Group(Node):
+    """A group, as h5py's: indexing, get, keys/values/items, visit, visititems, attrs; the
+    objects it gives are fastchunk Datasets and Groups."""
+
+    def __init__(self, h5group, file, path=None):
+        super().__init__(h5group, file, path)
+
+    def _child_path(self, name):
+        return posixpath.normpath(name if name.startswith("/") else posixpath.join(self.path, name))
 
     def __getitem__(self, name):
         self.file.check_open()
@@ -29,23 +36,71 @@ class Group:
             try:
                 obj = self._h5[name]
             except KeyError:
-                link = self._h5.get(name, getlink=True)
+                link = self._h5.get(name, getlink=True) if isinstance(name, (str, bytes)) else None
                 if isinstance(link, h5py.ExternalLink):
                     raise ExternalLinkError(explain_missing_link(self.file.filename, name, link)) from None
                 raise
-            return _wrap(obj, self.file)
+            path = self._child_path(name) if isinstance(name, str) else None
+            return _wrap(obj, self.file, path)
+
+    def get(self, name, default=None, getclass=False, getlink=False):
+        """h5py's Group.get: the object, or default if there is none; with getclass or getlink,
+        h5py's classes and link objects (h5py.SoftLink, h5py.ExternalLink, h5py.HardLink)."""
+        self.file.check_open()
+        if getclass or getlink:
+            with H5_LOCK:
+                return self._h5.get(name, default, getclass, getlink)
+        try:
+            return self[name]
+        except KeyError:
+            return default
 
     def __contains__(self, name):
-        return name in self._h5
+        self.file.check_open()
+        with H5_LOCK:
+            return name in self._h5
 
     def keys(self):
+        self.file.check_open()
         return self._h5.keys()
 
+    def values(self):
+        """The objects of the group, in h5py's order (None for a dangling link, as h5py)."""
+        return [self.get(name) for name in self]
+
+    def items(self):
+        """(name, object) pairs, in h5py's order."""
+        return [(name, self.get(name)) for name in self]
+
     def __iter__(self):
-        return iter(self._h5)
+        self.file.check_open()
+        with H5_LOCK:
+            names = list(self._h5)
+        return iter(names)
+
+    def __len__(self):
+        self.file.check_open()
+        with H5_LOCK:
+            return len(self._h5)
+
+    def visit(self, func):
+        """Call func(name) for every object below the group (h5py's order); stop at the first
+        result that is not None and return it."""
+        self.file.check_open()
+        with H5_LOCK:
+            return self._h5.visit(func)
+
+    def visititems(self, func):
+        """Call func(name, object) with fastchunk objects for everything below the group."""
+        self.file.check_open()
+        with H5_LOCK:
+            return self._h5.visititems(lambda name, obj: func(name, _wrap(obj, self.file,
+                                                                          self._child_path(name))))
 
     def __repr__(self):
-        return f"<fastchunk.Group {self.name!r}>"
+        if self.file.closed:
+            return "<Closed fastchunk.Group>"
+        return f"<fastchunk.Group {self.name!r} ({len(self)} members)>"
 
 
 class File(Group):
@@ -53,9 +108,12 @@ class File(Group):
 
     Parameters
     ----------
-    path : str or os.PathLike
+    name : str or os.PathLike
+    mode : str
+        "r", the only mode: every writing mode raises ValueError before the file is touched.
     num_threads : int, optional
-        Decoder threads per read (default: FASTCHUNK_NUM_THREADS or the usable CPUs).
+        Decoder threads per read (default: FASTCHUNK_NUM_THREADS, else the usable CPUs divided
+        among a dask worker's threads when running inside one).
     strict : bool
         Raise UnsupportedFilterError instead of reading through h5py when a dataset is
         not native.
@@ -64,24 +122,36 @@ class File(Group):
     swmr : bool
         Open for reading while a SWMR writer appends (h5py's swmr=True, for this file and the
         source files of its virtual datasets); `ds.refresh()` then shows what was appended.
+    **h5py_kwargs
+        h5py.File's read-side options (driver, libver, locking, rdcc_nbytes, rdcc_nslots,
+        rdcc_w0, page_buf_size, ...), passed to h5py as they are.
     """
 
-    def __init__(self, path, num_threads=None, strict=False, io_inflight_bytes=0, swmr=False):
-        self.filename = os.fspath(path)
-        self.num_threads = num_threads or default_num_threads()
+    def __init__(self, name, mode="r", *, num_threads=None, strict=False, io_inflight_bytes=0,
+                 swmr=False, **h5py_kwargs):
+        if mode in WRITING_MODES:
+            raise ValueError(f"fastchunk reads only: mode {mode!r} would write to {os.fspath(name)!r}; "
+                             "use h5py to write")
+        if mode != "r":
+            raise ValueError(f"invalid mode {mode!r}: fastchunk opens files with mode 'r'")
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                        or num_threads < 1):
+            raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
+        self.filename = os.fsdecode(os.fspath(name))
+        self._num_threads = num_threads
         self.strict = strict
         self.io_inflight_bytes = io_inflight_bytes
         self.swmr = swmr
+        self._h5py_kwargs = h5py_kwargs
         with H5_LOCK:
             try:
-                self._h5 = h5py.File(self.filename, "r", swmr=swmr)
+                h5 = h5py.File(self.filename, "r", swmr=swmr, **h5py_kwargs)
             except OSError as e:
                 if swmr or "already open for write" not in str(e):
                     raise
                 raise OSError(f"{self.filename}: {e}; if a SWMR writer is appending to it, open it "
                               "with fastchunk.File(path, swmr=True)") from e
-        self.file = self
-        self.name = "/"
+        super().__init__(h5, self, "/")
         self._fds = {}
         self._sources = {}  # path -> h5py.File of VDS source files
         self._lock = threading.Lock()  # guards _fds, _readers and _closed
@@ -90,6 +160,46 @@ class File(Group):
         self._closing = threading.Event()  # tells native reads in progress to stop
         # A File dropped without close() still gives its descriptors back (h5py does the same).
         self._finalizer = weakref.finalize(self, _close_all, self._fds)
+
+    @property
+    def num_threads(self):
+        """Decoder threads a read uses unless it asks for a number itself."""
+        return self._num_threads or default_num_threads()
+
+    @property
+    def options(self):
+        """The keyword arguments this File was opened with (what a pickled copy reopens with)."""
+        return dict(num_threads=self._num_threads, strict=self.strict,
+                    io_inflight_bytes=self.io_inflight_bytes, swmr=self.swmr, **self._h5py_kwargs)
+
+    @classmethod
+    def open_object(cls, filename, options, path="/"):
+        """Open filename read-only with options and return the object at path (unpickling)."""
+        f = cls(filename, **options)
+        return f if path == "/" else f[path]
+
+    def __reduce__(self):
+        if self.closed:
+            raise FileClosedError(f"{self.filename}: cannot pickle a closed file")
+        return type(self).open_object, (self.filename, self.options)
+
+    mode = "r"
+
+    @property
+    def driver(self):
+        return self._h5.driver
+
+    @property
+    def libver(self):
+        return self._h5.libver
+
+    @property
+    def userblock_size(self):
+        return self._h5.userblock_size
+
+    @property
+    def parent(self):
+        return self
 
     def source_file(self, path):
         """h5py.File of a VDS source file, opened once per File (caller holds H5_LOCK)."""
@@ -140,11 +250,6 @@ class File(Group):
         _close_all(self._fds)
 
     @property
-    def h5(self):
-        """The underlying h5py.File."""
-        return self._h5
-
-    @property
     def closed(self):
         return self._closed
 
@@ -169,7 +274,9 @@ class File(Group):
         self.close()
 
     def __repr__(self):
-        return f"<fastchunk.File {self.filename!r}>"
+        if self.closed:
+            return "<Closed fastchunk.File>"
+        return f"<fastchunk.File {self.filename!r} (mode r)>"
 
 
 def _close_all(fds):
@@ -179,14 +286,15 @@ def _close_all(fds):
     fds.clear()
 
 
-def _wrap(obj, file):
-    """fastchunk object for an h5py one; callers hold H5_LOCK (Dataset() calls h5py)."""
+def _wrap(obj, file, path=None):
+    """fastchunk object for an h5py one reached at path; callers hold H5_LOCK (Dataset()
+    calls h5py)."""
     if isinstance(obj, h5py.Dataset):
         if obj.is_virtual:
-            return VirtualDataset(obj, file)
-        return Dataset(obj, file)
+            return VirtualDataset(obj, file, path=path)
+        return Dataset(obj, file, path)
     if isinstance(obj, h5py.Group):
-        return Group(obj, file)
+        return Group(obj, file, path)
     return obj
 
 

@@ -21,9 +21,10 @@ class Frames:
     """The frames of a master file; a dataset (shape, dtype, [sel], read, iter_frames...) that
     owns its File: use it as a context manager or call close()."""
 
-    def __init__(self, file, dataset):
+    def __init__(self, file, dataset, group="/entry/data"):
         self.file = file
         self.dataset = dataset
+        self.group = group
 
     def __getattr__(self, name):
         return getattr(self.dataset, name)
@@ -39,6 +40,11 @@ class Frames:
 
     def close(self):
         self.file.close()
+
+    def __reduce__(self):
+        if self.file.closed:
+            return self.dataset.__reduce__()  # raises FileClosedError
+        return _reopen_frames, (self.file.filename, self.file.options, self.group)
 
     def __enter__(self):
         return self
@@ -58,13 +64,15 @@ def open_nxmx(path, group="/entry/data", **file_kwargs):
     """
     f = File(path, **file_kwargs)
     try:
-        return Frames(f, _frames_dataset(f, group))
+        return Frames(f, frames_dataset(f, group), group)
     except BaseException:
         f.close()
         raise
 
 
-def _frames_dataset(f, group):
+def frames_dataset(f, group):
+    """The frames below `group` of an open File: its data dataset, or the data_NNNNNN links
+    of a DECTRIS master stacked in image-number order."""
     g = f[group]
     if "data" in g:
         return g["data"]
@@ -92,5 +100,15 @@ def _frames_dataset(f, group):
     for (a, n), (b, _) in zip(spans, spans[1:]):
         if a + n > b:
             raise ValueError(f"{f.filename}: data files claim overlapping image numbers")
-    return VirtualDataset.stacked(f, f"{group}/data_*", (end,) + first.shape[1:], first.dtype,
-                                  mappings, fill)
+    return VirtualDataset.stacked(f, group, (end,) + first.shape[1:], first.dtype, mappings, fill,
+                                  _reopen_stack)
+
+
+def _reopen_stack(filename, options, group):
+    """A pickled stack, unpickled: open the master again and stack its data files."""
+    return frames_dataset(File(filename, **options), group)
+
+
+def _reopen_frames(filename, options, group):
+    """Pickled Frames, unpickled: the master opened again with the same options."""
+    return open_nxmx(filename, group, **options)

@@ -12,6 +12,7 @@ import numpy as np
 from . import engine
 from .dataset import Dataset
 from .libhdf5 import H5_LOCK
+from .node import Node
 from .plan import NotSimple, parse_selection
 from .plan.sources import find_file
 from .plan.vds import (PRINTF_BLOCK, UNLIMITED, Mapping, axis_pattern, mapping_parts, pair_axes,
@@ -24,25 +25,35 @@ class VirtualDataset(Dataset):
 
     plans_points = False  # _read_native plans per-axis slices: index lists read their box
 
-    def __init__(self, h5ds, file, mappings=None, fillvalue=None):
-        self._h5 = h5ds
-        self.file = file
-        self.name = h5ds.name if h5ds is not None else None
+    def __init__(self, h5ds, file, mappings=None, fillvalue=None, path=None):
+        Node.__init__(self, h5ds, file, path)
         self.chunks = None
         self._fill = fillvalue
         self._mappings = mappings
         self.reason = ""
+        self.group = None  # the master's group, for a stack built by open_nxmx
         if h5ds is not None:
             self.shape, self.dtype = h5ds.shape, h5ds.dtype
             self._fill = h5ds.fillvalue
         self.data_file = None
 
     @classmethod
-    def stacked(cls, file, name, shape, dtype, mappings, fillvalue):
-        """A dataset made of source mappings directly (no HDF5 VDS behind it)."""
-        vds = cls(None, file, mappings, fillvalue)
-        vds.name, vds.shape, vds.dtype = name, tuple(shape), np.dtype(dtype)
+    def stacked(cls, file, group, shape, dtype, mappings, fillvalue, reopen):
+        """A dataset made of source mappings directly (no HDF5 VDS behind it): the frames of
+        the DECTRIS master `group` of file. reopen(filename, options, group), a module-level
+        function, builds it again (what a pickled copy calls)."""
+        vds = cls(None, file, mappings, fillvalue, path=f"{group}/data_*")
+        vds.group, vds._reopen = group, reopen
+        vds.shape, vds.dtype = tuple(shape), np.dtype(dtype)
         return vds
+
+    def __reduce__(self):
+        if self._h5 is not None:
+            return super().__reduce__()
+        f = self.file
+        if f.closed:
+            return super().__reduce__()  # raises FileClosedError
+        return self._reopen, (f.filename, f.options, self.group)
 
     @property
     def mappings(self):
@@ -238,3 +249,4 @@ class VirtualDataset(Dataset):
     def __repr__(self):
         how = "native" if self.native else f"h5py: {self.reason}"
         return f"<fastchunk.VirtualDataset {self.name!r} shape {self.shape} {self.dtype} ({how})>"
+

@@ -182,6 +182,8 @@ def layout_reason(dset):
         return "compact layout: the data sits in the object header (read through h5py)"
     if layout not in (h5py.h5d.CHUNKED, h5py.h5d.CONTIGUOUS):
         return f"layout {layout} not read natively"
+    if dset.shape is None:
+        return "null dataspace: no elements (h5py.Empty, read through h5py)"
     if not dset.shape:
         return "scalar dataset (read through h5py)"
     unlimited = [d for d, m in enumerate(dset.maxshape or ()) if m is None]
