@@ -2,16 +2,23 @@
 planning is in plan/, speed is in the native layer (through engine.py)."""
 import os
 
+import h5py
 import numpy as np
 
 from . import engine
-from .errors import UnsupportedFilterError, chunk_context
+from .errors import ChunkReadError, UnsupportedFilterError, chunk_context
 from .libhdf5 import H5_LOCK
 from .node import Node
 from .plan import NotSimple, boxed, make_plan, parse_selection
 from .plan.chunk_index import build_index, contiguous_index, contiguous_slab, has_duplicate_coords
 from .plan.filters import dtype_reason, layout_reason, pipeline_reason, read_pipeline, type_reason
+from .plan.frames import FramePlanner, axis0_range, is_frame_stack
 from .prefetch import prefetched
+
+
+# A contiguous read this small is one pread on the caller's thread: handing it to the engine
+# costs more than the copy (see docs/benchmarks.md, "small reads").
+SMALL_PREAD_BYTES = 1 << 20
 
 
 class Dataset(Node):
@@ -22,6 +29,7 @@ class Dataset(Node):
     """
 
     plans_points = True  # the planner handles index lists itself (else: read the box, pick)
+    reads_rows = True  # ds[i] / ds[a:b] straight from the index (_read_rows)
 
     def __init__(self, h5ds, file, path=None):
         super().__init__(h5ds, file, path)
@@ -32,19 +40,59 @@ class Dataset(Node):
         self._grid = h5ds.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
         self.ndim = 0 if self.shape is None else len(self.shape)
         self._index = None
+        self._frames = None  # FramePlanner of a frame stack, built on the first frame read
         self._layouts = {}  # output dtype -> native layouts
         self._layout_flags = 0
-        dcpl = h5ds.id.get_create_plist()
-        self.pipeline = read_pipeline(dcpl, self.dtype, engine.HAVE_DEFLATE)
-        self.reason = layout_reason(h5ds) or dtype_reason(self.dtype) or type_reason(h5ds.id.get_type())
-        if not self.reason:
-            self.reason, self._layout_flags = pipeline_reason(self.pipeline, dcpl, self.shape,
-                                                              self.chunks, lambda: self.index)
-        self.native = not self.reason
-        # Offsets in the index belong to the file that really holds the dataset.
-        self.data_file = h5ds.file.filename
+        # Whether and how the dataset is read natively is decided on first use: opening many
+        # small datasets (metadata) must cost no more than h5py's own open.
+        self._pipeline = self._reason = self._data_file = None
         if file.swmr:
             self._check_swmr_index()
+
+    def _decide(self):
+        """The codec pipeline, and why the native engine cannot read the dataset ("" if it can)."""
+        h5ds = self._h5
+        with H5_LOCK:
+            dcpl = h5ds.id.get_create_plist()
+            self._pipeline = read_pipeline(dcpl, self.dtype, engine.HAVE_DEFLATE)
+            reason = (layout_reason(h5ds, dcpl, self.shape) or dtype_reason(self.dtype)
+                      or type_reason(h5ds.id.get_type()))
+            if not reason:
+                reason, self._layout_flags = pipeline_reason(self._pipeline, dcpl, self.shape,
+                                                             self.chunks, lambda: self.index)
+        self._reason = reason
+
+    @property
+    def pipeline(self):
+        """The dataset's filters as HDF5 stores them, and how fastchunk decodes them."""
+        if self._pipeline is None:
+            self._decide()
+        return self._pipeline
+
+    @property
+    def reason(self):
+        """Why reads go through h5py ("" when they run on the native engine)."""
+        if self._reason is None:
+            self._decide()
+        return self._reason
+
+    @reason.setter
+    def reason(self, why):
+        self._reason = why
+
+    @property
+    def native(self):
+        """True when reads run on the native engine."""
+        return not self.reason
+
+    @property
+    def data_file(self):
+        """The file that really holds the dataset (behind an external link, not the master):
+        the chunk offsets in the index belong to it."""
+        if self._data_file is None:
+            with H5_LOCK:  # the file's name without building an h5py.File object
+                self._data_file = os.fsdecode(h5py.h5f.get_name(self._h5.id))
+        return self._data_file
 
     # -- h5py's metadata, as h5py gives it ------------------------------------------------
     def _h5py_attr(name, doc):  # noqa: N805  (builds properties below)
@@ -113,6 +161,7 @@ class Dataset(Node):
             self.shape = self._h5.shape
         self._grid = self.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
         self._index = None
+        self._frames = None
         self._layouts = {}
         self._check_swmr_index()
         return self
@@ -124,7 +173,6 @@ class Dataset(Node):
         never silently wrong). Checked in SWMR mode only, where the index is built at open."""
         if self.native and self.chunks and has_duplicate_coords(self.index):
             self._index = None
-            self.native = False
             self.reason = ("HDF5 reports several chunks at the same coordinates (seen after a "
                            "SWMR refresh; read through h5py)")
 
@@ -220,10 +268,16 @@ class Dataset(Node):
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
             raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
         self.file.check_open()
+        if not self.shape and not self.file.strict:
+            return self._read_h5py(sel, out)  # scalars and h5py.Empty: h5py's own, fastest
         if not self.native:
             if self.file.strict:
                 raise UnsupportedFilterError(f"{self.file.filename}: {self.name}: {self.reason}")
             return self._read_h5py(sel, out)
+        if out is None and self.reads_rows and self.shape:
+            rng = axis0_range(sel, self.shape[0])
+            if rng is not None:
+                return self._read_rows(*rng, num_threads)
         try:
             s = parse_selection(sel, self.shape)
         except NotSimple:
@@ -264,14 +318,48 @@ class Dataset(Node):
         return out.reshape(s.out_shape)
 
     def _read_native(self, s, dest, num_threads):
+        self._run_plan(self.plan(s), s.step, s.out_shape, dest, num_threads)
+
+    def _run_plan(self, plan, step, out_shape, dest, num_threads):
         f = self.file
+        if plan.missing:
+            dest[...] = self.fillvalue
         with f.reading() as closing:
-            plan = self.plan(s)
-            if plan.missing:
-                dest[...] = self._h5.fillvalue
-            engine.run(f, self.name, plan.rows, plan.regions, s.step, s.out_shape, dest,
+            engine.run(f, self.name, plan.rows, plan.regions, step, out_shape, dest,
                        [f.fd_for(self.data_file)], self.native_layouts(), num_threads,
                        lambda *a: self.describe_chunk(plan, *a), closing)
+
+    def _read_rows(self, a, b, drop, num_threads):
+        """ds[a:b] (ds[a] when drop) without parsing or box search: frame stacks plan from a
+        table of their chunks, small contiguous datasets are one pread."""
+        dest = np.empty((b - a,) + self.shape[1:], dtype=self.dtype)
+        if dest.size:
+            if self.chunks is None and dest.nbytes <= SMALL_PREAD_BYTES:
+                self._pread_rows(a, dest)
+            elif self.chunks is None or not is_frame_stack(self.chunks, self.shape):
+                self._read_native(parse_selection(slice(a, b), self.shape), dest, num_threads)
+            else:
+                if self._frames is None:
+                    self._frames = FramePlanner(self.index, self.chunks, self.shape)
+                planner = self._frames
+                self._run_plan(planner.plan(a, b), planner.step, dest.shape, dest, num_threads)
+        return dest[0] if drop else dest
+
+    def _pread_rows(self, a, dest):
+        """Rows of a contiguous dataset from a+0 on, straight into dest with one pread."""
+        index = self.index
+        if not len(index):  # no storage allocated yet
+            dest[...] = self.fillvalue
+            return
+        row_bytes = dest.nbytes // len(dest)
+        f = self.file
+        with f.reading():
+            got = _pread_into(f.fd_for(self.data_file), dest.reshape(-1).view(np.uint8),
+                              int(index.offset[0]) + a * row_bytes)
+        if got != dest.nbytes:
+            raise ChunkReadError(f"file ends before the dataset does: file {self.data_file!r}, "
+                                 f"dataset {self.name!r}, {got} of {dest.nbytes} bytes at file "
+                                 f"offset {int(index.offset[0]) + a * row_bytes}")
 
     def describe_chunk(self, plan, row, at, code):
         """Error context for row `row` of plan: file, dataset, codec, chunk, offsets."""
@@ -348,3 +436,12 @@ def _pack_fields(a, sub):
     for n in sub.names:
         out[n] = a[n]
     return out
+
+
+def _pread_into(fd, buf, offset):
+    """Read len(buf) bytes at offset into buf (a writeable uint8 array); bytes read."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [buf], offset)
+    data = os.pread(fd, len(buf), offset)
+    buf[:len(data)] = np.frombuffer(data, np.uint8)
+    return len(data)

@@ -1,5 +1,6 @@
 """The native engine as the Face uses it: the C planner and chunk scanner it hands to Plan,
 thread defaults, codec layouts, and one read run to its end."""
+import functools
 import os
 import sys
 
@@ -17,12 +18,18 @@ def default_num_threads():
     env = os.environ.get("FASTCHUNK_NUM_THREADS")
     if env:
         return max(1, int(env))
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     share = _dask_worker_share(cpus)
     return cpus if share is None else share
+
+
+@functools.lru_cache(maxsize=1)
+def usable_cpus():
+    """The CPUs this process may run on (asked once: it is on every read's path)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _dask_worker_share(cpus):

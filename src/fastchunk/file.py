@@ -1,6 +1,5 @@
 """File and Group: the h5py-shaped entry points, read-only. Indexing a group wraps what h5py
 finds in fastchunk objects; the File owns the descriptors native reads use and their lifetime."""
-import contextlib
 import os
 import posixpath
 import threading
@@ -214,27 +213,14 @@ class File(Group):
         if self._closed:
             raise FileClosedError(f"{self.filename}: the file is closed")
 
-    @contextlib.contextmanager
     def reading(self):
-        """Hold the file open for one read: yields the event that says close() was called.
+        """Hold the file open for one read (a context manager): yields the event that says
+        close() was called.
 
         close() from another thread does not pull descriptors out from under a read in progress
         (a number reused by the next open() would make the read take another file's bytes):
         the read is told to stop, and the last reader out closes them."""
-        with self._lock:
-            self.check_open()
-            self._readers += 1
-        try:
-            yield self._closing
-        except Exception as e:
-            if self._closed and not isinstance(e, FileClosedError):  # h5py objects went away under us
-                raise FileClosedError(f"{self.filename}: the file was closed during the read") from e
-            raise
-        finally:
-            with self._lock:
-                self._readers -= 1
-                if self._closed and not self._readers:
-                    _close_all(self._fds)
+        return _Reading(self)
 
     def fd_for(self, filename):
         """A read-only descriptor of a file this one's datasets live in (cached); call it
@@ -277,6 +263,32 @@ class File(Group):
         if self.closed:
             return "<Closed fastchunk.File>"
         return f"<fastchunk.File {self.filename!r} (mode r)>"
+
+
+class _Reading:
+    """File.reading()'s context (a class: a generator-based one costs microseconds per read)."""
+
+    __slots__ = ("file",)
+
+    def __init__(self, file):
+        self.file = file
+
+    def __enter__(self):
+        f = self.file
+        with f._lock:
+            f.check_open()
+            f._readers += 1
+        return f._closing
+
+    def __exit__(self, kind, e, tb):
+        f = self.file
+        with f._lock:
+            f._readers -= 1
+            if f._closed and not f._readers:
+                _close_all(f._fds)
+        if e is not None and isinstance(e, Exception) and f._closed and not isinstance(e, FileClosedError):
+            raise FileClosedError(f"{f.filename}: the file was closed during the read") from e
+        return False
 
 
 def _close_all(fds):

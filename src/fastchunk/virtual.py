@@ -24,6 +24,8 @@ class VirtualDataset(Dataset):
     to h5py. Source files are found where HDF5 would find them (sources.py)."""
 
     plans_points = False  # _read_native plans per-axis slices: index lists read their box
+    reads_rows = False  # rows come from the mappings, not from an index of its own
+    data_file = None  # the data live in the sources' files
 
     def __init__(self, h5ds, file, mappings=None, fillvalue=None, path=None):
         Node.__init__(self, h5ds, file, path)
@@ -35,7 +37,6 @@ class VirtualDataset(Dataset):
         if h5ds is not None:
             self.shape, self.dtype = h5ds.shape, h5ds.dtype
             self._fill = h5ds.fillvalue
-        self.data_file = None
 
     @classmethod
     def stacked(cls, file, group, shape, dtype, mappings, fillvalue, reopen):

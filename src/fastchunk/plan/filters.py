@@ -134,6 +134,8 @@ def read_pipeline(dcpl, dtype, have_deflate=True):
 
 def dtype_reason(dtype):
     """Why a dtype cannot pass through natively as raw bytes ("" when it can)."""
+    if dtype.kind in "iuf" and dtype.metadata is None:
+        return ""  # plain numbers: the common case, decided without asking h5py
     if dtype.hasobject or h5py.check_dtype(vlen=dtype) is not None or h5py.check_dtype(ref=dtype) is not None:
         return f"datatype {dtype} needs HDF5 conversion (variable length or reference)"
     if dtype.subdtype is not None:
@@ -170,9 +172,11 @@ def type_reason(tid):
     return ""
 
 
-def layout_reason(dset):
-    """Why the storage layout of an h5py dataset is not read natively ("" when it is)."""
-    dcpl = dset.id.get_create_plist()
+def layout_reason(dset, dcpl=None, shape=()):
+    """Why the storage layout of an h5py dataset is not read natively ("" when it is);
+    dcpl and shape, when the caller has them, spare asking HDF5 again."""
+    dcpl = dset.id.get_create_plist() if dcpl is None else dcpl
+    shape = dset.shape if shape == () else shape
     layout = dcpl.get_layout()
     if layout == h5py.h5d.VIRTUAL:
         return "virtual dataset (read through h5py)"
@@ -182,10 +186,12 @@ def layout_reason(dset):
         return "compact layout: the data sits in the object header (read through h5py)"
     if layout not in (h5py.h5d.CHUNKED, h5py.h5d.CONTIGUOUS):
         return f"layout {layout} not read natively"
-    if dset.shape is None:
+    if shape is None:
         return "null dataspace: no elements (h5py.Empty, read through h5py)"
-    if not dset.shape:
+    if not shape:
         return "scalar dataset (read through h5py)"
+    if layout != h5py.h5d.CHUNKED:
+        return ""  # only chunked datasets have unlimited dimensions
     unlimited = [d for d, m in enumerate(dset.maxshape or ()) if m is None]
     if len(unlimited) == 1 and unlimited[0] > 0 and libhdf5.chunk_index_type(dset.id) in (libhdf5.EARRAY_INDEX, None):
         # An extensible-array index swizzles the unlimited dimension to the front, and HDF5's

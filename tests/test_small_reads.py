@@ -1,0 +1,98 @@
+"""Small reads take short paths (ds[i] / ds[a:b] of frame stacks from a table of chunks, small
+contiguous datasets in one pread, scalars straight to h5py): every one must give exactly what
+h5py gives, on both sides of each threshold."""
+import h5py
+import numpy as np
+import pytest
+from conftest import assert_identical
+
+import fastchunk
+from fastchunk import dataset as dataset_mod
+from fastchunk import testing
+
+DTYPES = ["<u1", "<i2", ">u2", "<u4", ">i4", "<f4", ">f8", "<i8"]
+
+
+def _data(dtype, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 100, shape) * 1.5).astype(dtype)
+
+
+def _same_reads(path, name, sels):
+    with h5py.File(path, "r") as h, fastchunk.File(path, "r") as f:
+        for sel in sels:
+            assert_identical(f[name][sel], h[name][sel])
+
+
+ROW_SELS = [0, 1, -1, 4, np.int64(3), slice(2, 5), slice(0, 1), slice(None), slice(5, 9),
+            slice(-3, None), (2,), (slice(1, 3),), (3, Ellipsis), Ellipsis, ()]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("chunks0", [1, 3])
+def test_frame_stack_rows(tmp_path, dtype, chunks0):
+    data = _data(dtype, (10, 6, 5))
+    p = testing.write_dataset(tmp_path / "f.h5", "x", data, (chunks0, 6, 5), "bslz4")
+    _same_reads(p, "x", ROW_SELS)
+
+
+@pytest.mark.parametrize("codec", ["gzip", "bslz4", "lz4", None])
+def test_one_dimensional_chunks(tmp_path, codec):
+    data = _data("<i4", (1000,))
+    p = testing.write_dataset(tmp_path / "v.h5", "x", data, (64,), codec)
+    _same_reads(p, "x", ROW_SELS + [slice(5, 15), slice(60, 70), slice(990, 1000), 999, -1000])
+
+
+def test_missing_chunks_read_as_fill_value(tmp_path):
+    p = tmp_path / "m.h5"
+    with h5py.File(p, "w") as f:
+        ds = f.create_dataset("x", (9, 4, 4), "<u2", chunks=(2, 4, 4), fillvalue=7, compression="gzip")
+        ds[2:4] = 1
+        ds[8] = 3
+    _same_reads(p, "x", ROW_SELS + [slice(1, 9)])
+
+
+def test_edge_chunk_of_a_frame_stack(tmp_path):
+    data = _data("<u2", (7, 3, 3))
+    p = testing.write_dataset(tmp_path / "e.h5", "x", data, (3, 3, 3), "gzip")
+    _same_reads(p, "x", [6, slice(5, 7), slice(4, 7), -1])
+
+
+@pytest.mark.parametrize("small", [True, False], ids=["one-pread", "engine"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_contiguous_around_the_pread_threshold(tmp_path, monkeypatch, dtype, small):
+    monkeypatch.setattr(dataset_mod, "SMALL_PREAD_BYTES", 1 << 30 if small else 0)
+    data = _data(dtype, (40, 7))
+    p = tmp_path / "c.h5"
+    with h5py.File(p, "w") as f:
+        f["x"] = data
+        f.create_dataset("unallocated", (5, 3), "<i4", fillvalue=-2)
+    _same_reads(p, "x", ROW_SELS + [slice(39, 40)])
+    _same_reads(p, "unallocated", ROW_SELS)
+
+
+def test_scalars_strings_and_empty(tmp_path):
+    p = tmp_path / "s.h5"
+    with h5py.File(p, "w") as f:
+        f["i"] = np.int32(5)
+        f["d"] = 2.5
+        f["s"] = "text"
+        f["b"] = np.bytes_(b"raw")
+        f["e"] = h5py.Empty("<f4")
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        for name in ("i", "d", "s", "b"):
+            a, b = f[name][()], h[name][()]
+            assert type(a) is type(b) and a == b
+        assert isinstance(f["e"][()], h5py.Empty) and f["e"][()].dtype == h["e"][()].dtype
+        assert f["e"].shape is None and f["e"].size is None
+
+
+def test_out_of_range_rows_raise_as_h5py(tmp_path):
+    data = _data("<u2", (4, 3))
+    p = testing.write_dataset(tmp_path / "r.h5", "x", data, (1, 3), "bslz4")
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        for sel in (4, -5):
+            with pytest.raises(Exception) as want:
+                h["x"][sel]
+            with pytest.raises(type(want.value)):
+                f["x"][sel]
