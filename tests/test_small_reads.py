@@ -96,3 +96,51 @@ def test_out_of_range_rows_raise_as_h5py(tmp_path):
                 h["x"][sel]
             with pytest.raises(type(want.value)):
                 f["x"][sel]
+
+
+def _nexus_like(path, groups=12):
+    rng = np.random.default_rng(3)
+    with h5py.File(path, "w") as f:
+        for i in range(groups):
+            g = f.create_group(f"g{i:02d}")
+            g["scalar"] = float(i)
+            g["vec"] = np.arange(10, dtype="<i2") + i
+            g.create_dataset("gz", data=rng.normal(size=100).astype("<f4"), chunks=(50,), compression="gzip")
+            g.create_dataset("lz", data=np.arange(30, dtype=">u4"), chunks=(7,), compression="lzf")
+            g.create_dataset("sparse", (40,), "<i4", chunks=(8,), fillvalue=-9)[8:16] = 4
+            g["frames"] = rng.integers(0, 9, (3, 4, 5)).astype("<u2")
+            g["s"] = "name"
+        f["empty"] = h5py.Empty("<i8")
+        f.create_dataset("zero", (0,), "<f8", chunks=(4,), maxshape=(None,))
+        f["link"] = h5py.SoftLink("/g01/gz")
+    return path
+
+
+def test_read_many_is_each_read(tmp_path):
+    p = _nexus_like(tmp_path / "n.h5")
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        names = []
+        h.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        names.append("link")
+        got = f.read_many(names)
+        assert list(got) == names
+        for name in names:
+            want = h[name][()]
+            if isinstance(want, h5py.Empty):
+                assert isinstance(got[name], h5py.Empty)
+                continue
+            assert type(got[name]) is type(want)
+            assert_identical(np.asarray(got[name]), np.asarray(want))
+        everything = f.read_many()
+        assert sorted(everything) == sorted(n for n in names if n != "link")
+        sub = f["g03"].read_many(["gz", "vec"])
+        assert_identical(sub["gz"], h["g03/gz"][()])
+
+
+def test_read_many_names_what_is_wrong(tmp_path):
+    p = _nexus_like(tmp_path / "n.h5", groups=2)
+    with fastchunk.File(p, "r") as f:
+        with pytest.raises(KeyError, match="nope"):
+            f.read_many(["g00/vec", "g00/nope"])
+        with pytest.raises(TypeError, match="g01.*group"):
+            f.read_many(["g01"])
