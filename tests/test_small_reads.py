@@ -76,13 +76,17 @@ def test_scalars_strings_and_empty(tmp_path):
     with h5py.File(p, "w") as f:
         f["i"] = np.int32(5)
         f["d"] = 2.5
+        f["c"] = np.complex64(1 + 2j)
+        f["t"] = np.bool_(True)
+        f["u"] = np.dtype(">u8").type(2**63 + 5)
         f["s"] = "text"
         f["b"] = np.bytes_(b"raw")
         f["e"] = h5py.Empty("<f4")
     with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
-        for name in ("i", "d", "s", "b"):
-            a, b = f[name][()], h[name][()]
-            assert type(a) is type(b) and a == b
+        for name in ("i", "d", "c", "t", "u", "s", "b"):
+            for sel in ((), Ellipsis):
+                a, b = f[name][sel], h[name][sel]
+                assert type(a) is type(b) and a == b and getattr(a, "dtype", None) == getattr(b, "dtype", None)
         assert isinstance(f["e"][()], h5py.Empty) and f["e"][()].dtype == h["e"][()].dtype
         assert f["e"].shape is None and f["e"].size is None
 

@@ -269,7 +269,7 @@ class Dataset(Node):
             raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
         self.file.check_open()
         if not self.shape and not self.file.strict:
-            return self._read_h5py(sel, out)  # scalars and h5py.Empty: h5py's own, fastest
+            return self._read_scalar(sel, out)
         if not self.native:
             if self.file.strict:
                 raise UnsupportedFilterError(f"{self.file.filename}: {self.name}: {self.reason}")
@@ -365,6 +365,18 @@ class Dataset(Node):
         """Error context for row `row` of plan: file, dataset, codec, chunk, offsets."""
         where = f"file {self.data_file!r}, dataset {self.name!r}, codec {self.pipeline.codec}"
         return chunk_context(where, plan, row, self._grid, at, code)
+
+    def _read_scalar(self, sel, out):
+        """A scalar's one value (or h5py.Empty): numbers straight from HDF5's read call, other
+        types (strings, references, compounds of them) and every other selection by h5py."""
+        dt = self.dtype
+        if (self.shape is None or out is not None or dt.kind not in "iufcb" or dt.metadata
+                or not (sel == () or sel is Ellipsis)):
+            return self._read_h5py(sel, out)
+        a = np.empty((), dtype=dt)
+        with H5_LOCK:
+            self._h5.id.read(h5py.h5s.ALL, h5py.h5s.ALL, a)
+        return a if sel is Ellipsis else a[()]
 
     def _read_h5py(self, sel, out):
         data = self._h5[sel]
