@@ -126,20 +126,26 @@ def others_share(before, after):
 
 
 def timed(benchmark, fn, *, label, rank, decoded_bytes, frames, threads, stored_bytes=0,
-          baseline=False):
+          baseline=False, helpers_cpu=None):
     """Time fn with pytest-benchmark and record what report.py needs; return fn's last result.
 
     rank orders a group's rows in the report; baseline marks the row ratios are taken against.
     When timing, one untimed call first builds the caches (chunk index, thread pools) and faults
     in reused output arrays, so every round measures the steady state. others_cpu records how
     much of the machine other processes took meanwhile: on a shared box that, not the code, is
-    the usual reason a row is slow.
+    the usual reason a row is slow. helpers_cpu(), if given, returns the CPU seconds used so far
+    by helper processes of the benchmark itself (dask workers), which others_cpu leaves out.
     """
     if not benchmark.disabled:
         fn()
+    helpers_before = helpers_cpu() if helpers_cpu else 0.0
     before = _cpu_clock()
     result = benchmark(fn)
-    share = others_share(before, _cpu_clock())
+    after = _cpu_clock()
+    if helpers_cpu and before is not None and after is not None:
+        spent = helpers_cpu() - helpers_before
+        after = (after[0], after[1], after[2] + spent)  # the helpers' CPU counts as our own
+    share = others_share(before, after)
     benchmark.extra_info.update(label=label, rank=rank, decoded_bytes=int(decoded_bytes),
                                 stored_bytes=int(stored_bytes), frames=int(frames),
                                 threads=int(threads), baseline=baseline,

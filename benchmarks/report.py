@@ -50,6 +50,8 @@ TARGETS = [
      "test_slab_fastchunk", "test_slab_h5py", 3.0),
     ("fastchunk open+index+ds[:] vs h5py open+ds[:]", ("tiny chunks",),
      "test_tiny_fastchunk", "test_tiny_h5py", 4.0),
+    ("da.from_array(fastchunk ds) vs h5py dask.delayed tasks, 2 workers", ("dask.distributed",),
+     "test_fastchunk_from_array", "test_h5py_delayed_tasks", 2.5),
 ]
 
 
