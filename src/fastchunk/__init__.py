@@ -12,14 +12,14 @@ use, so Plan and the errors can be imported where the extension is not built.
 import importlib
 
 from .errors import (ChunkDecodeError, ChunkReadError, ExternalLinkError, FastchunkError,
-                     FileClosedError, NativeError, UnsupportedFilterError)
+                     FileClosedError, NativeError, NotHDF5Error, UnsupportedFilterError)
 
 __version__ = "0.1.0"
 
 # public name -> the Face module that defines it
 _FACE = {"File": "file", "Group": "file", "read": "file", "Dataset": "dataset",
          "VirtualDataset": "virtual", "Frames": "nxmx", "open_nxmx": "nxmx",
-         "default_num_threads": "engine"}
+         "default_num_threads": "engine", "show_config": "config"}
 
 
 def __getattr__(name):
@@ -41,6 +41,6 @@ def simd_kernel():
 
 
 __all__ = ["File", "Group", "Dataset", "VirtualDataset", "Frames", "open_nxmx", "read",
-           "default_num_threads", "simd_kernel",
+           "default_num_threads", "simd_kernel", "show_config",
            "FastchunkError", "ChunkReadError", "ChunkDecodeError", "UnsupportedFilterError",
-           "ExternalLinkError", "FileClosedError", "NativeError"]
+           "ExternalLinkError", "FileClosedError", "NativeError", "NotHDF5Error"]

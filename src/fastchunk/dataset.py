@@ -415,6 +415,15 @@ class Dataset(Node):
     def iter_frames(self, batch=8, start=0, stop=None, num_threads=None):
         """Yield (first_index, frames) blocks along axis 0, reading the next block while the
         caller works on this one."""
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ValueError(f"iter_frames: batch must be a positive number of frames, not {batch!r}")
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                        or num_threads < 1):
+            raise ValueError(f"iter_frames: num_threads must be a positive integer (or None for the "
+                             f"file's default), not {num_threads!r}")
+        if not self.shape:
+            raise TypeError(f"iter_frames: {self.name} has no first axis to iterate "
+                            f"({'a scalar' if self.shape == () else 'a null dataspace'})")
         stop = self.shape[0] if stop is None else min(stop, self.shape[0])
         starts = list(range(start, stop, batch))
         return prefetched(lambda i: self.read(np.s_[starts[i]:min(starts[i] + batch, stop)],

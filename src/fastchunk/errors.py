@@ -25,6 +25,23 @@ class ExternalLinkError(FastchunkError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class NotHDF5Error(FastchunkError, OSError):
+    """The path cannot be an HDF5 file: a directory, an empty file, no HDF5 signature, or a file
+    shorter than its superblock says (cut short by a copy). `filename` is the path, `reason`
+    says what is wrong in a few words, `h5py_message` is what h5py said when it refused it."""
+
+    def __init__(self, filename, reason, h5py_message=""):
+        h5py_message = " ".join(str(h5py_message).split())  # HDF5's can hold newlines
+        super().__init__(f"{filename}: {reason}" + (f" (h5py: {h5py_message})" if h5py_message else ""))
+        self.filename, self.reason, self.h5py_message = filename, reason, h5py_message
+
+    def __str__(self):  # OSError's would print "[Errno None] None: 'path'" once filename is set
+        return str(self.args[0])
+
+    def __reduce__(self):
+        return type(self), (self.filename, self.reason, self.h5py_message)
+
+
 class FileClosedError(FastchunkError, ValueError):
     """The file was closed before or during the read (ValueError, as h5py raises for a closed file)."""
 

@@ -10,11 +10,12 @@ import hdf5plugin  # noqa: F401  (datasets read through h5py need its filters re
 
 from .dataset import Dataset
 from .engine import default_num_threads
-from .errors import ExternalLinkError, FileClosedError
+from .errors import ExternalLinkError, FileClosedError, NotHDF5Error
 from .libhdf5 import H5_LOCK
 from .many import read_many
 from .node import Node
 from .plan.sources import explain_missing_link
+from .superblock import diagnose
 from .virtual import VirtualDataset
 
 WRITING_MODES = ("r+", "w", "w-", "x", "a")
@@ -160,6 +161,9 @@ class File(Group):
             try:
                 h5 = h5py.File(self.filename, "r", swmr=swmr, **h5py_kwargs)
             except OSError as e:
+                why = None if isinstance(e, FileNotFoundError) else diagnose(self.filename)
+                if why:
+                    raise NotHDF5Error(self.filename, why, str(e)) from e
                 if swmr or "already open for write" not in str(e):
                     raise
                 raise OSError(f"{self.filename}: {e}; if a SWMR writer is appending to it, open it "

@@ -73,12 +73,18 @@ def open_nxmx(path, group="/entry/data", **file_kwargs):
 def frames_dataset(f, group):
     """The frames below `group` of an open File: its data dataset, or the data_NNNNNN links
     of a DECTRIS master stacked in image-number order."""
-    g = f[group]
+    looked = (f"looked for {group}/data (a Diamond or NXmx dataset or VDS) and {group}/data_000001, "
+              f"data_000002, ... (links to DECTRIS data files)")
+    g = f.get(group)
+    if g is None or not hasattr(g, "keys"):
+        what = "there is no " + group if g is None else f"{group} is a dataset, not a group"
+        raise KeyError(f"{f.filename} is not a DECTRIS or NXmx master file: {what}; {looked}")
     if "data" in g:
         return g["data"]
     names = sorted(k for k in g.keys() if DATA_LINK.match(k))
     if not names:
-        raise KeyError(f"{f.filename}: no {group}/data and no {group}/data_NNNNNN links")
+        raise KeyError(f"{f.filename} is not a DECTRIS or NXmx master file: {looked}, and found "
+                       f"neither")
     parts = [g[name] for name in names]  # ExternalLinkError for a dangling link
     first = parts[0]
     for p in parts[1:]:

@@ -1,6 +1,6 @@
 """`fastchunk bench`: time fastchunk against h5py on the same file in the same run."""
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import h5py
 import hdf5plugin  # noqa: F401  (registers the filters h5py needs)
@@ -8,21 +8,36 @@ import numpy as np
 
 from ..file import File
 from ..nxmx import DATA_LINK, open_nxmx
+from .interrupt import checkpoint
+from .progress import Bar
+from .targets import TargetError, frame_stack
+
+H5PY = "h5py ds[i] loop"
 
 
 @dataclass
 class Timing:
     name: str
     seconds: list
+    threads: int = 1
+    extra: dict = field(default_factory=dict)
 
     @property
     def median(self):
         return float(np.median(self.seconds))
 
+    @property
+    def min(self):
+        return float(min(self.seconds))
+
+    @property
+    def max(self):
+        return float(max(self.seconds))
+
 
 def find_detector_dataset(h5file):
     """The obvious detector dataset: /entry/data/data if present, None for a DECTRIS master
-    (data_NNNNNN links: all frames through open_nxmx), else the biggest >= 3-D one."""
+    (data_NNNNNN links: all frames through open_nxmx), else the biggest >= 2-D one."""
     if isinstance(h5file.get("/entry/data/data"), h5py.Dataset):
         return "/entry/data/data"
     group = h5file.get("/entry/data")
@@ -31,29 +46,47 @@ def find_detector_dataset(h5file):
     found = []
 
     def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and obj.ndim >= 2:
+        if isinstance(obj, h5py.Dataset) and obj.shape is not None and obj.ndim >= 2 and obj.size:
             found.append((obj.ndim >= 3, obj.size, "/" + name))
     h5file.visititems(visit)
     if not found:
-        raise ValueError(f"{h5file.filename}: no 2-D or 3-D dataset to benchmark; name one")
+        raise TargetError(f"{h5file.filename}: no 2-D or 3-D dataset to benchmark; name one "
+                          "(fastchunk info FILE lists them)")
     return max(found)[2]
 
 
-def time_calls(fn, repeat):
+def time_calls(fn, repeat, bar=None):
     """Seconds each of `repeat` calls of fn() took."""
     out = []
     for _ in range(repeat):
+        checkpoint()
         t0 = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t0)
+        if bar is not None:
+            bar.update()
     return out
 
 
-def run_bench(path, dataset=None, threads=None, repeat=5, frames=None):
+def thread_steps(n):
+    """1, 2, 4, ... below n, then n: the thread counts of a scaling run."""
+    steps, t = [], 1
+    while t < n:
+        steps.append(t)
+        t *= 2
+    return steps + [n]
+
+
+def run_bench(path, dataset=None, threads=None, repeat=5, frames=None, scaling=False):
     """Measure h5py's frame loop and fastchunk on one dataset; verify they agree bit for bit.
 
+    scaling: also time fastchunk at 1, 2, 4, ... up to `threads` threads (for --plot).
     Returns a dict with the dataset facts, the timings and whether the results matched.
     """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, not {repeat}")
+    if frames is not None and frames < 1:
+        raise ValueError(f"frames must be at least 1, not {frames}")
     f = File(path, num_threads=threads)
     try:
         name = dataset or find_detector_dataset(f.h5)
@@ -62,7 +95,7 @@ def run_bench(path, dataset=None, threads=None, repeat=5, frames=None):
             stack = open_nxmx(path, num_threads=threads)
             f, ds, name = stack.file, stack.dataset, "/entry/data/data_* (open_nxmx)"
         else:
-            ds = f[name]
+            ds = frame_stack(f, name)
     except BaseException:
         f.close()
         raise
@@ -83,13 +116,18 @@ def run_bench(path, dataset=None, threads=None, repeat=5, frames=None):
         reuse()  # warm the page cache, the chunk index and the pool
         h5py_loop()
         identical = bool(np.array_equal(ref.view(np.uint8), out.view(np.uint8)))
-        timings = [Timing("h5py ds[i] loop", time_calls(h5py_loop, repeat)),
-                   Timing("fastchunk, reused out", time_calls(reuse, repeat)),
-                   Timing("fastchunk, fresh array", time_calls(fresh, repeat))]
+        steps = thread_steps(f.num_threads) if scaling else []
+        with Bar((3 + len(steps)) * repeat, "timing", unit="call") as bar:
+            timings = [Timing(H5PY, time_calls(h5py_loop, repeat, bar)),
+                       Timing("fastchunk, reused out", time_calls(reuse, repeat, bar), f.num_threads),
+                       Timing("fastchunk, fresh array", time_calls(fresh, repeat, bar), f.num_threads)]
+            for t in steps:
+                timings.append(Timing(f"fastchunk, {t} thread{'s' if t > 1 else ''}", time_calls(
+                    lambda t=t: ds.read(sel, out=out, num_threads=t), repeat, bar), t, {"scaling": True}))
         return {"file": str(path), "dataset": name, "shape": ds.shape, "dtype": str(ds.dtype),
                 "chunks": ds.chunks, "codec": _codec(ds), "native": ds.native,
                 "reason": ds.reason, "frames": n, "bytes": ref.nbytes, "threads": f.num_threads,
-                "identical": identical, "timings": timings}
+                "repeat": repeat, "identical": identical, "timings": timings}
 
 
 def _h5py_frames(ds):
@@ -113,19 +151,98 @@ def _codec(ds):
     return f"virtual over {sources[0].pipeline.codec}" if sources else "virtual, no sources"
 
 
-def format_report(r):
+def _spread(values):
+    return {"min": min(values), "median": float(np.median(values)), "max": max(values)}
+
+
+def report_json(r, machine=None):
+    """bench's result as one JSON-ready document: every timing with min / median / max of its
+    seconds, GB/s and frames/s, its ratio to h5py's loop (of medians), and the machine."""
+    if machine is None:
+        from ..config import machine as get_machine
+        machine = get_machine()
+    base = r["timings"][0].median
+    doc = {k: (list(v) if isinstance(v, tuple) else v) for k, v in r.items() if k != "timings"}
+    doc["machine"] = machine
+    doc["page_cache"] = "warm (one untimed read of each reader first)"
+    doc["timings"] = []
+    for t in r["timings"]:
+        doc["timings"].append({
+            "reader": t.name, "threads": t.threads, "scaling": bool(t.extra.get("scaling")),
+            "seconds": _spread(t.seconds), "all_seconds": list(t.seconds),
+            "gb_per_s": _spread([r["bytes"] / s / 1e9 for s in t.seconds]),
+            "frames_per_s": _spread([r["frames"] / s for s in t.seconds]),
+            "vs_h5py": base / t.median})
+    return doc
+
+
+def format_report(r, machine=None):
     """The human-readable table `fastchunk bench` prints."""
-    lines = [f"file      {r['file']}",
+    if machine is None:
+        from ..config import machine as get_machine
+        machine = get_machine()
+    n = len(r["timings"][0].seconds)
+    lines = [f"machine   {machine['cpu']}, {machine['usable_cores']} cores usable, SIMD kernel "
+             f"{machine['simd_kernel']}; HDF5 {machine['hdf5']}, h5py {machine['h5py']}",
+             f"file      {r['file']}",
              f"dataset   {r['dataset']}  shape {r['shape']} {r['dtype']} chunks {r['chunks']}",
              f"codec     {r['codec']}  ({'native' if r['native'] else 'h5py fallback: ' + r['reason']})",
              f"read      {r['frames']} frames, {r['bytes'] / 1e6:.1f} MB decoded, "
-             f"{r['threads']} threads, warm page cache, median of {len(r['timings'][0].seconds)}",
+             f"{r['threads']} threads, warm page cache, {n} timed call{'s' if n > 1 else ''} each "
+             "(median; min-max GB/s)",
              "",
-             f"{'reader':<26}{'median s':>10}{'frames/s':>11}{'GB/s':>8}{'vs h5py':>9}"]
+             f"{'reader':<26}{'median s':>10}{'frames/s':>11}{'GB/s':>8}{'min-max GB/s':>15}{'vs h5py':>9}"]
     base = r["timings"][0].median
     for t in r["timings"]:
+        lo, hi = r["bytes"] / t.max / 1e9, r["bytes"] / t.min / 1e9
         lines.append(f"{t.name:<26}{t.median:>10.4f}{r['frames'] / t.median:>11.0f}"
-                     f"{r['bytes'] / t.median / 1e9:>8.2f}{base / t.median:>8.2f}x")
+                     f"{r['bytes'] / t.median / 1e9:>8.2f}{f'{lo:.2f}-{hi:.2f}':>15}{base / t.median:>8.2f}x")
     lines.append("")
     lines.append("bit-identical to h5py: " + ("yes" if r["identical"] else "NO"))
     return "\n".join(lines)
+
+
+def need_matplotlib():
+    """matplotlib.pyplot with a file-only backend; ImportError with the command to install it."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ImportError("--plot needs matplotlib, an optional extra: pip install 'fastchunk[plot]' "
+                          "(or pip install matplotlib)") from e
+    return plt
+
+
+def plot(r, path, machine=None):
+    """Throughput of fastchunk at 1, 2, ... N threads and of h5py's loop (same data, same run),
+    as a PNG (or any format matplotlib writes, by path's suffix)."""
+    plt = need_matplotlib()
+    if machine is None:
+        from ..config import machine as get_machine
+        machine = get_machine()
+    gb = lambda s: r["bytes"] / s / 1e9  # noqa: E731
+    scaling = [t for t in r["timings"] if t.extra.get("scaling")]
+    h5 = r["timings"][0]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    x = [t.threads for t in scaling]
+    med = [gb(t.median) for t in scaling]
+    ax.errorbar(x, med, yerr=[[m - gb(t.max) for m, t in zip(med, scaling)],
+                              [gb(t.min) - m for m, t in zip(med, scaling)]],
+                marker="o", capsize=4, label="fastchunk ds.read(...)")
+    ax.axhline(gb(h5.median), color="tab:red", linestyle="--", label=f"h5py ds[i] loop ({gb(h5.median):.2f} GB/s)")
+    for xi, m in zip(x, med):
+        ax.annotate(f"{m:.2f} GB/s\n{m / gb(h5.median):.1f}x h5py", (xi, m), textcoords="offset points",
+                    xytext=(0, 8), ha="center", fontsize=8)
+    ax.set_xticks(x)
+    ax.set_xlabel("decoder threads")
+    ax.set_ylabel("GB/s decoded (median; bars: min-max)")
+    ax.set_ylim(0, max(med + [gb(h5.median)]) * 1.3)
+    ax.set_title(f"{r['frames']} frames of {r['dataset']} ({r['codec']}, {r['dtype']})\n"
+                 f"{machine['cpu']}, {machine['usable_cores']} cores, SIMD {machine['simd_kernel']}",
+                 fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

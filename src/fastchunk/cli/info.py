@@ -6,10 +6,12 @@ import h5py
 import hdf5plugin  # noqa: F401  (so h5py can describe plugin filters)
 import numpy as np
 
+from ..errors import FastchunkError
 from ..file import File
 from ..libhdf5 import H5_LOCK, index_type_name
 from ..plan.filters import filter_name
 from ..virtual import VirtualDataset
+from .targets import walk
 
 MAX_SOURCES_SHOWN = 8  # a Diamond master can map hundreds of data files
 
@@ -155,11 +157,14 @@ def dataset_info(ds):
         layout = h5ds.id.get_create_plist().get_layout()
     names = {h5py.h5d.CHUNKED: "chunked", h5py.h5d.CONTIGUOUS: "contiguous",
              h5py.h5d.COMPACT: "compact", h5py.h5d.VIRTUAL: "virtual"}
-    info = {"name": ds.name, "shape": list(ds.shape), "dtype": str(ds.dtype),
-            "layout": names.get(layout, str(layout)),
+    info = {"name": ds.name, "shape": None if ds.shape is None else list(ds.shape),
+            "dtype": str(ds.dtype), "layout": names.get(layout, str(layout)),
             "chunks": list(ds.chunks) if ds.chunks else None, "native": ds.native,
             "reason": ds.reason, "codec": ds.pipeline.codec, "filters": _filters(ds),
-            "fill_value": _jsonable(h5ds.fillvalue)}
+            "fill_value": None if ds.shape is None else _jsonable(h5ds.fillvalue)}
+    if ds.shape is None:  # h5py.Empty: no data, no storage
+        info.update(null_dataspace=True, advice=[])
+        return info
     if ds.chunks and layout == h5py.h5d.CHUNKED:
         _chunk_facts(ds, info)
     elif layout == h5py.h5d.CONTIGUOUS:
@@ -168,6 +173,26 @@ def dataset_info(ds):
             off = h5ds.id.get_offset()
         info["first_chunk_address"] = None if off is None else int(off)
     info["advice"] = _advice(info)
+    return info
+
+
+def _link_info(f, name):
+    """info of what name leads to: a dataset's (with where an external link took it), a
+    dangling external link's reason, or None for a link to a group."""
+    with H5_LOCK:
+        link = f.h5.get(name, getlink=True)
+    target = (f"{link.filename}:{link.path}" if isinstance(link, h5py.ExternalLink) else None)
+    try:
+        ds = f[name]
+    except (FastchunkError, KeyError, OSError) as e:
+        return {"name": name, "external_link": target, "dangling": f"{type(e).__name__}: {e}"}
+    if not hasattr(ds, "dtype"):
+        return None
+    info = dataset_info(ds)
+    info["name"] = name
+    if target:
+        info["external_link"] = target
+        info["data_file"] = ds.data_file
     return info
 
 
@@ -181,17 +206,16 @@ def _jsonable(v):
 
 
 def file_info(path, dataset=None):
-    """One document: the file, and info for one dataset or every dataset in it."""
+    """One document: the file, and info for one dataset, every dataset below a group, or every
+    dataset in the file. External links are followed (a DECTRIS master's data files) and a
+    dangling one is listed with the reason; a virtual dataset lists its source files."""
     with File(path) as f:
-        if dataset:
-            names = [dataset]
-        else:
-            names = []
-            f.h5.visititems(lambda n, o: names.append("/" + n) if isinstance(o, h5py.Dataset) else None)
-        datasets = [dataset_info(f[n]) for n in names]
+        names = walk(f, dataset or "/")
+        datasets = [i for i in (_link_info(f, n) for n in names) if i is not None]
         return {"file": os.fspath(path), "file_bytes": os.path.getsize(path),
                 "userblock_bytes": int(f.h5.userblock_size), "hdf5": h5py.version.hdf5_version,
-                "datasets": datasets}
+                "datasets": datasets,
+                "dangling_links": sum("dangling" in i for i in datasets)}
 
 
 def _size(n):
@@ -201,13 +225,40 @@ def _size(n):
         n /= 1024
 
 
+def _shape(shape):
+    return " x ".join(str(n) for n in shape) if shape else "scalar"
+
+
+def _series_label(key):
+    return {"frame ds[i]": "one frame ds[i]", "series ds[:, j, ...]": "one element's series along the first axis ds[:, j, ...]",
+            "element ds[i]": "one element ds[i]"}.get(key, key)
+
+
 def format_info(doc):
     """The human-readable form of file_info's document."""
-    out = [f"{doc['file']}: {_size(doc['file_bytes'])}, HDF5 {doc['hdf5']}"]
+    out = [f"{doc['file']}: {_size(doc['file_bytes'])}, HDF5 library {doc['hdf5']}"
+           + (f", user block {doc['userblock_bytes']} bytes" if doc.get("userblock_bytes") else "")]
+    if not doc["datasets"]:
+        out.append("no datasets")
     for i in doc["datasets"]:
-        out.append(f"{i['name']}: shape {tuple(i['shape'])} {i['dtype']} {i['layout']}"
-                   + (f" chunks {tuple(i['chunks'])}" if i["chunks"] else ""))
-        out.append(f"  filters   {i['codec']}")
+        if "dangling" in i:
+            out.append(f"{i['name']}: dangling external link to {i['external_link']}")
+            out.append(f"  cannot open  {i['dangling']}")
+            continue
+        if i.get("null_dataspace"):
+            out.append(f"{i['name']}: null dataspace (h5py.Empty) {i['dtype']}: no data, nothing to read")
+            continue
+        out.append(f"{i['name']}: {_shape(i['shape'])} {i['dtype']}, {i['layout']}"
+                   + (f", chunks of {_shape(i['chunks'])}" if i["chunks"] else ""))
+        if i.get("external_link"):
+            out.append(f"  link      external link to {i['external_link']}")
+        if i["layout"] == "virtual":
+            out.append(f"  sources   {len(i['sources'])} mappings to source datasets, "
+                       f"{i['sources_missing']} of them missing")
+        else:
+            out.append(f"  filters   {i['codec']}")
+        for flt in i["filters"]:
+            out.append(f"            {flt['name']} (id {flt['id']}) cd_values {flt['cd_values']}")
         for src in i.get("sources", [])[:MAX_SOURCES_SHOWN]:
             where = (f"{src['file']}:{src['dataset']} {tuple(src['shape'])} {src['dtype']} "
                      f"{src['codec']} ({src['status']})" if src["file"] else src["status"])
@@ -215,24 +266,26 @@ def format_info(doc):
         if len(i.get("sources", [])) > MAX_SOURCES_SHOWN:
             out.append(f"            ... {len(i['sources']) - MAX_SOURCES_SHOWN} more "
                        f"({i['sources_missing']} missing in all)")
-        for flt in i["filters"]:
-            out.append(f"            {flt['name']} (id {flt['id']}) cd_values {flt['cd_values']}")
         if "chunks_allocated" in i:
-            out.append(f"  chunks    {i['chunks_allocated']} allocated / {i['chunks_in_grid']} in grid, "
-                       f"index {i['index_type'] or 'unknown'}, {_size(i['chunk_bytes'])} decoded each")
-            out.append(f"  stored    {i['stored_bytes']} bytes ({_size(i['stored_bytes'])})")
+            out.append(f"  chunks    {i['chunks_allocated']} allocated / {i['chunks_in_grid']} in grid "
+                       f"(written / the shape holds), index: {i['index_type'] or 'unknown'}, "
+                       f"{_size(i['chunk_bytes'])} each decoded")
+            out.append(f"  stored    {i['stored_bytes']} bytes ({_size(i['stored_bytes'])})"
+                       + (f", compression ratio {i['compression_ratio']}x" if "compression_ratio" in i else ""))
             if "compression_ratio" in i:
                 s = i["chunk_stored_bytes"]
-                out.append(f"  ratio     {i['compression_ratio']}  chunk bytes min {s['min']} "
-                           f"p10 {s['p10']:.0f} median {s['median']:.0f} p90 {s['p90']:.0f} max {s['max']}")
-                out.append(f"  range     bytes {i['byte_range'][0]}..{i['byte_range'][1]}, first chunk at "
-                           f"{i['first_chunk_address']}, {i['contiguity']:.0%} of the span is chunk data, "
-                           f"{'in' if i['file_order_is_grid_order'] else 'not in'} grid order")
-            amp = ", ".join(f"{k} {v:g}x" for k, v in i["read_amplification"].items())
-            out.append(f"  reads     decoded / returned: {amp}")
+                out.append(f"  sizes     stored chunk sizes: min {s['min']}, p10 {s['p10']:.0f}, median {s['median']:.0f}, "
+                           f"p90 {s['p90']:.0f}, max {s['max']} bytes")
+                out.append(f"  layout    chunk data from byte {i['byte_range'][0]} to {i['byte_range'][1]} "
+                           f"(first chunk at {i['first_chunk_address']}); {i['contiguity']:.0%} of that span is "
+                           f"chunk data; chunks {'in' if i['file_order_is_grid_order'] else 'not in'} grid order")
+            costs = "; ".join(f"{_series_label(k)}: {v:g}x" for k, v in i["read_amplification"].items())
+            out.append(f"  reads     bytes decoded per byte returned (whole chunks decode): {costs}")
         elif "stored_bytes" in i:
-            out.append(f"  stored    {i['stored_bytes']} bytes at {i['first_chunk_address']}")
+            out.append(f"  stored    {i['stored_bytes']} bytes at byte {i['first_chunk_address']}")
         out.append("  native    " + ("yes" if i["native"] else f"no: {i['reason']}"))
         for tip in i["advice"]:
             out.append(f"  advice    {tip}")
+    if doc.get("dangling_links"):
+        out.append(f"{doc['dangling_links']} dangling external link{'s' if doc['dangling_links'] > 1 else ''}")
     return "\n".join(out)

@@ -15,26 +15,12 @@ import numpy as np
 from ..errors import FastchunkError
 from ..file import File
 from ..virtual import VirtualDataset
+from .interrupt import checkpoint
+from .progress import Bar
+from .targets import expand
 
 BATCH_BYTES = 256 << 20  # decoded bytes a batch holds at most (one output buffer, reused)
 MAX_LISTED = 100         # damaged chunks listed per dataset; the count goes on
-
-
-def _names(f):
-    """Every dataset of the file, and every external link (DECTRIS masters link their data files
-    that way; HDF5's visit does not follow them, and a dangling one is a finding)."""
-    names = []
-
-    def visit(name, link):
-        if isinstance(link, h5py.ExternalLink) or (
-                isinstance(link, h5py.HardLink) and isinstance(f.h5.get(name), h5py.Dataset)):
-            names.append("/" + name)
-    visit_links = getattr(f.h5, "visititems_links", None)
-    if visit_links is None:  # h5py < 3.11: datasets only
-        f.h5.visititems(lambda n, o: names.append("/" + n) if isinstance(o, h5py.Dataset) else None)
-    else:
-        visit_links(visit)
-    return names
 
 
 def _open(f, name):
@@ -78,21 +64,26 @@ def _failures(ds, start, stop):
             yield where, f"{type(e).__name__}: {e}"
 
 
-def verify_dataset(ds, oracle=None, name=None):
+def verify_dataset(ds, oracle=None, name=None, bar=None):
     """Read all of one dataset; a dict with what was read and every failure found. oracle: the
     same dataset opened with h5py, to compare every batch with; name: the path it was opened by
-    (an external link's, say), if not its own."""
+    (an external link's, say), if not its own; bar: a progress Bar counting bytes."""
     t0 = time.perf_counter()
     data = f"{ds.data_file}:{ds.name}" if ds.data_file else None  # None: virtual
-    doc = {"name": name or ds.name, "data": data, "shape": list(ds.shape),
+    doc = {"name": name or ds.name, "data": data, "shape": None if ds.shape is None else list(ds.shape),
            "dtype": str(ds.dtype), "native": ds.native, "reason": ds.reason, "bytes": int(ds.nbytes),
            "damaged": [], "damaged_count": 0, "mismatches": []}
-    if ds.shape and ds.size:
+    if ds.shape is None:  # h5py.Empty: nothing stored, nothing to decode
+        doc["empty"] = True
+    elif ds.shape and ds.size:
         rows = _batch_rows(ds)
         out = np.empty((min(rows, ds.shape[0]),) + tuple(ds.shape[1:]), ds.dtype)
         for start in range(0, ds.shape[0], rows):
+            checkpoint()
             stop = min(start + rows, ds.shape[0])
             buf = out[: stop - start]
+            if bar is not None:
+                bar.update(buf.nbytes)
             try:
                 ds.read(np.s_[start:stop], out=buf)
             except (FastchunkError, OSError):
@@ -124,15 +115,25 @@ def verify_file(path, datasets=None, against_h5py=False, num_threads=None):
     """One document: every dataset (or the named ones) of a file, read in full and checked."""
     docs = []
     with File(path, num_threads=num_threads) as f, h5py.File(path, "r") as h:
-        for name in list(datasets) if datasets else _names(f):
-            ds, why = _open(f, name)
-            if ds is not None:
-                docs.append(verify_dataset(ds, h[name] if against_h5py else None, name))
-            elif why:
-                docs.append({"name": name, "unopened": why, "damaged": [], "damaged_count": 1,
-                             "mismatches": [], "ok": False})
+        names = expand(f, list(datasets) if datasets else ["/"])  # a group: every dataset below it
+        opened = [(name,) + _open(f, name) for name in names]
+        total = sum(ds.nbytes for _, ds, _ in opened if ds is not None)
+        with Bar(total, "verifying", unit="B", unit_scale=True) as bar:
+            for name, ds, why in opened:
+                if ds is not None:
+                    docs.append(verify_dataset(ds, h[name] if against_h5py else None, name, bar))
+                elif why:
+                    docs.append({"name": name, "unopened": why, "damaged": [], "damaged_count": 1,
+                                 "mismatches": [], "ok": False})
     return {"file": str(path), "against_h5py": against_h5py, "datasets": docs,
             "ok": all(d["ok"] for d in docs)}
+
+
+def _size(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
 
 
 def format_verify(doc):
@@ -142,12 +143,15 @@ def format_verify(doc):
         if "unopened" in d:
             out.append(f"{d['name']}: cannot be opened: {d['unopened']}")
             continue
+        if d.get("empty"):
+            out.append(f"{d['name']}: null dataspace (h5py.Empty) {d['dtype']}: no data to check, skipped")
+            continue
         rate = d["bytes"] / d["seconds"] / 2**30 if d["seconds"] > 0 else 0.0
         how = "native" if d["native"] else "through h5py"
         state = "ok" if d["ok"] else (f"{d['damaged_count']} damaged" if d["damaged_count"] else "DIFFERS FROM H5PY")
         here = d["data"] in (None, f"{doc['file']}:{d['name']}")
         where = "" if here else f" (data in {d['data']})"
-        out.append(f"{d['name']}{where}: {tuple(d['shape'])} {d['dtype']}, {d['bytes'] / 2**20:.1f} MiB "
+        out.append(f"{d['name']}{where}: {tuple(d['shape'])} {d['dtype']}, {_size(d['bytes'])} "
                    f"{how} in {d['seconds']:.2f} s ({rate:.2f} GiB/s): {state}")
         for bad in d["damaged"]:
             out.append(f"  {bad['where']}: {bad['error']}")
@@ -156,6 +160,9 @@ def format_verify(doc):
         for m in d["mismatches"]:
             out.append(f"  {m}: not the bytes h5py reads")
     n_bad = sum(not d["ok"] for d in doc["datasets"])
+    if not doc["datasets"]:
+        out.append(f"{doc['file']}: no datasets to check")
+        return "\n".join(out)
     out.append(f"{doc['file']}: {len(doc['datasets'])} datasets, "
                + ("all readable" + (" and identical to h5py" if doc["against_h5py"] else "")
                   if doc["ok"] else f"{n_bad} with damage or differences"))
