@@ -1,5 +1,6 @@
 """`fastchunk bench`: time fastchunk against h5py on the same file in the same run."""
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import h5py
@@ -205,9 +206,11 @@ def format_report(r, machine=None):
 def need_matplotlib():
     """matplotlib.pyplot with a file-only backend; ImportError with the command to install it."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        with warnings.catch_warnings():  # an older matplotlib warns about a newer pyparsing
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
     except ImportError as e:
         raise ImportError("--plot needs matplotlib, an optional extra: pip install 'fastchunk[plot]' "
                           "(or pip install matplotlib)") from e
