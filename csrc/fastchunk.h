@@ -1,4 +1,9 @@
-/* fastchunk.h — the only header Cython sees: plan structs, decoders, the threaded read. */
+/* fastchunk.h — the only header Cython sees: the named constants, plan structs, decoders, the
+ * threaded read.
+ *
+ * Every constant Python needs is defined here once, in an X-macro table: X(name, value) makes
+ * FC_<name>. setup.py reads the same tables into src/fastchunk/_constants.py, and _native
+ * exports what the compiled tables say and refuses to import if the two differ. */
 #ifndef FASTCHUNK_H
 #define FASTCHUNK_H
 
@@ -9,44 +14,51 @@
 extern "C" {
 #endif
 
-#define FC_MAX_DIMS 32    /* HDF5's own limit (H5S_MAX_RANK) */
-#define FC_MAX_FILTERS 8
+#define FC_ENUM_CONSTANT(name, value) FC_##name = (value),
+#define FC_ENUM_ERROR(name, code, message) FC_##name = (code),
 
-/* Status codes: >= 0 fine, < 0 one of these. fc_strerror() gives the text. */
-enum {
-    FC_OK = 0,
-    FC_E_NOMEM = -1,       /* malloc failed */
-    FC_E_IO = -2,          /* pread failed; fc_error_t.sys_errno says why */
-    FC_E_SHORT_READ = -3,  /* the file ends before the chunk does */
-    FC_E_CORRUPT = -4,     /* stored bytes are inconsistent; .at is the byte offset in the chunk */
-    FC_E_UNSUPPORTED = -5, /* filter or parameter the native path does not decode */
-    FC_E_INVALID = -6,     /* the plan itself is wrong (a bug in the caller) */
-    FC_E_CANCELLED = -7,   /* fc_job_cancel() was called */
-    FC_E_THREAD = -8,      /* a thread could not be started */
-    FC_E_CHECKSUM = -9,    /* a stored checksum does not match the data */
-};
+#define FC_LIMITS(X)                                         \
+    X(MAX_DIMS, 32)   /* HDF5's own limit (H5S_MAX_RANK) */ \
+    X(MAX_FILTERS, 8)
+enum { FC_LIMITS(FC_ENUM_CONSTANT) };
+
+/* Status codes: FC_OK or >= 0 is fine, < 0 one of FC_ERRORS. X(name, code, message): the
+ * message is what fc_strerror() returns and what Python's exception for the code says. */
+#define FC_STATUS(X) X(OK, 0)
+#define FC_ERRORS(X)                                                                         \
+    X(E_NOMEM, -1, "out of memory")                                                          \
+    X(E_IO, -2, "read failed")                       /* fc_error_t.sys_errno says why */     \
+    X(E_SHORT_READ, -3, "file ends before the chunk does")                                   \
+    X(E_CORRUPT, -4, "corrupt chunk")                /* .at: the byte offset in the chunk */ \
+    X(E_UNSUPPORTED, -5, "filter not supported natively") /* or one of its parameters */     \
+    X(E_INVALID, -6, "invalid read plan")            /* a bug in the caller */               \
+    X(E_CANCELLED, -7, "cancelled")                  /* fc_job_cancel() was called */        \
+    X(E_THREAD, -8, "cannot start a thread")                                                 \
+    X(E_CHECKSUM, -9, "checksum mismatch")           /* a stored checksum disagrees */
+enum { FC_STATUS(FC_ENUM_CONSTANT) FC_ERRORS(FC_ENUM_ERROR) };
 const char *fc_strerror(int code);
 
 /* HDF5 filter ids the native path knows. */
-#define FC_FILTER_DEFLATE 1
-#define FC_FILTER_SHUFFLE 2
-#define FC_FILTER_FLETCHER32 3
-#define FC_FILTER_SZIP 4
-#define FC_FILTER_SCALEOFFSET 6
-#define FC_FILTER_LZF 32000
-#define FC_FILTER_BLOSC 32001
-#define FC_FILTER_LZ4 32004
-#define FC_FILTER_BITSHUFFLE 32008
-#define FC_FILTER_ZSTD 32015
+#define FC_FILTER_IDS(X)        \
+    X(FILTER_DEFLATE, 1)        \
+    X(FILTER_SHUFFLE, 2)        \
+    X(FILTER_FLETCHER32, 3)     \
+    X(FILTER_SZIP, 4)           \
+    X(FILTER_SCALEOFFSET, 6)    \
+    X(FILTER_LZF, 32000)        \
+    X(FILTER_BLOSC, 32001)      \
+    X(FILTER_LZ4, 32004)        \
+    X(FILTER_BITSHUFFLE, 32008) \
+    X(FILTER_ZSTD, 32015)
+enum { FC_FILTER_IDS(FC_ENUM_CONSTANT) };
 
 /* Bitshuffle compression codes (cd_values[4]). */
-#define FC_BSHUF_NONE 0
-#define FC_BSHUF_LZ4 2
-#define FC_BSHUF_ZSTD 3
+#define FC_BSHUF_CODES(X) X(BSHUF_NONE, 0) X(BSHUF_LZ4, 2) X(BSHUF_ZSTD, 3)
+enum { FC_BSHUF_CODES(FC_ENUM_CONSTANT) };
 
-/* szip flags (cd[0] as filters.py normalizes it). */
-#define FC_SZIP_MSB 1u
-#define FC_SZIP_NN 2u
+/* szip flags (cd[0] as plan/filters.py normalizes it). */
+#define FC_SZIP_FLAGS(X) X(SZIP_MSB, 1) X(SZIP_NN, 2)
+enum { FC_SZIP_FLAGS(FC_ENUM_CONSTANT) };
 
 /* One filter of a pipeline. cd holds the HDF5 cd_values the decoder needs:
  * bitshuffle: cd[0] elem size, cd[1] block elems (0 = default), cd[2] compression;
@@ -66,7 +78,9 @@ typedef struct {
 #define FC_CONV_DST(conv) ((conv) & 0xffu)
 
 /* How the chunks of one stored dataset look. */
-#define FC_LAYOUT_DONT_FILTER_PARTIAL 1u /* H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS */
+#define FC_LAYOUT_FLAGS(X) \
+    X(LAYOUT_DONT_FILTER_PARTIAL, 1) /* H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS */
+enum { FC_LAYOUT_FLAGS(FC_ENUM_CONSTANT) };
 typedef struct {
     int32_t ndim;
     uint32_t elem_size;                   /* stored element size */
@@ -77,16 +91,45 @@ typedef struct {
     fc_filter_t filters[FC_MAX_FILTERS];  /* pipeline (write) order; decode runs them reversed */
 } fc_layout_t;
 
-/* One chunk to read. Must match ROW_DTYPE in src/fastchunk/plan.py (32 bytes). */
-#define FC_ROW_PARTIAL 1u   /* an edge chunk that sticks out of the dataset */
+/* One chunk to read. Python's row dtype is made from FC_ROW_FIELDS (X(C type, name)):
+ * _constants.ROW_FIELDS by setup.py, _native.ROW_DTYPE from this struct's offsets. */
+#define FC_ROW_FLAGS(X) X(ROW_PARTIAL, 1) /* an edge chunk that sticks out of the dataset */
+enum { FC_ROW_FLAGS(FC_ENUM_CONSTANT) };
+#define FC_ROW_FIELDS(X)                                                            \
+    X(int64_t, offset)       /* byte offset in the file */                         \
+    X(int64_t, nbytes)       /* stored bytes */                                    \
+    X(int32_t, file_no)      /* index into fc_read_t.fds */                        \
+    X(int32_t, layout_no)    /* index into fc_read_t.layouts */                    \
+    X(uint32_t, filter_mask) /* bit i set: filter i was skipped for this chunk */  \
+    X(uint32_t, flags)       /* FC_ROW_* */
+#define FC_ROW_MEMBER(type, name) type name;
 typedef struct {
-    int64_t offset;       /* byte offset in the file */
-    int64_t nbytes;       /* stored bytes */
-    int32_t file_no;      /* index into fc_read_t.fds */
-    int32_t layout_no;    /* index into fc_read_t.layouts */
-    uint32_t filter_mask; /* bit i set: filter i was skipped for this chunk */
-    uint32_t flags;       /* FC_ROW_* */
+    FC_ROW_FIELDS(FC_ROW_MEMBER)
 } fc_row_t;
+
+/* The tables above as data, for the Python side (common/fc_tables.c). */
+#define FC_NAMED_CONSTANTS(X)                                                           \
+    FC_LIMITS(X) FC_STATUS(X) FC_FILTER_IDS(X) FC_BSHUF_CODES(X) FC_SZIP_FLAGS(X)   \
+    FC_LAYOUT_FLAGS(X) FC_ROW_FLAGS(X)
+typedef struct {
+    const char *name; /* without FC_ */
+    int64_t value;
+} fc_constant_t;
+typedef struct {
+    const char *name; /* without FC_ */
+    int code;
+} fc_error_name_t;
+typedef struct {
+    const char *name;
+    size_t offset, size;
+    int is_signed;
+} fc_field_t;
+extern const fc_constant_t fc_constants[];   /* FC_NAMED_CONSTANTS */
+extern const int fc_nconstants;
+extern const fc_error_name_t fc_errors[];    /* FC_ERRORS; their messages: fc_strerror */
+extern const int fc_nerrors;
+extern const fc_field_t fc_row_fields[];     /* FC_ROW_FIELDS, as laid out in fc_row_t */
+extern const int fc_nrow_fields;
 
 /* A box selection for fc_plan_box: elements start + k * step (k < count) on each axis. */
 typedef struct {
@@ -96,7 +139,7 @@ typedef struct {
     const int64_t *start, *step, *count;
 } fc_box_t;
 
-/* A chunk index (ChunkIndex in index.py): n rows of grid coords (n x ndim), offset, nbytes,
+/* A chunk index (plan/chunk_index.py): n rows of grid coords (n x ndim), offset, nbytes,
  * filter_mask, sorted by offset. */
 typedef struct {
     const int64_t *coords;
@@ -105,6 +148,7 @@ typedef struct {
     const uint32_t *filter_mask;
 } fc_index_t;
 
+/* ---- planning (plan/) ------------------------------------------------------------------ */
 /* Plan rows of a box selection: for each index row cand[k] (k < ncand; cand NULL: row k) whose
  * chunk holds a selected element, in that order, its fc_row_t, its region (3*ndim int64 as in
  * fc_read_t.regions) and its index row in take. Arrays hold ncand entries; returns how many
@@ -114,6 +158,23 @@ int64_t fc_plan_box(const fc_box_t *box, const fc_index_t *idx, const int64_t *c
                     int64_t *regions, int64_t *take);
 /* How many chunks of the grid hold a selected element (allocated or not), saturating. */
 int64_t fc_plan_touched(const fc_box_t *box);
+
+/* Chunk records collected from HDF5's H5Dchunk_iter, which calls fc_index_visit with a sink as
+ * op_data: a C callback costs nanoseconds where a Python one costs a call (300,000 for a
+ * tiny-chunk file). */
+typedef struct {
+    int64_t *data;  /* per chunk: ndim element offsets, address, stored size, filter mask */
+    int64_t n, cap; /* records held / allocated */
+    int ndim;
+} fc_index_sink_t;
+void fc_index_sink_init(fc_index_sink_t *s, int ndim);
+void fc_index_sink_free(fc_index_sink_t *s);
+/* HDF5's H5D_chunk_iter_op_t as h5py declares it for HDF5 >= 1.12.3 (hsize_t and haddr_t are
+ * 64-bit unsigned): append one record to the sink op. Returns 0, or -1 (H5_ITER_ERROR: the
+ * iteration fails and the caller falls back) when the records cannot grow. HDF5 is never
+ * called from here. */
+int fc_index_visit(const uint64_t *offset, unsigned filter_mask, uint64_t addr, uint64_t size,
+                   void *op);
 
 /* The first error of a read (or of one decode call). */
 typedef struct {
@@ -144,7 +205,7 @@ typedef struct {
     int64_t io_inflight_bytes;  /* read-ahead bound (<= 0: default) */
 } fc_read_t;
 
-/* ---- threaded read (fc_job.c) ---------------------------------------------------------
+/* ---- threaded read (engine/) ----------------------------------------------------------
  * fc_job_start: validate req, start its I/O thread and hand chunks to the process-wide pool.
  *   req and every buffer it points to must stay alive until fc_job_finish. Returns FC_OK or
  *   FC_E_INVALID / FC_E_NOMEM / FC_E_THREAD (then *job is NULL and err says why).
@@ -196,7 +257,7 @@ int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t
 /* 1 if this build decodes deflate (zlib was found at build time). */
 int fc_inflate_available(void);
 
-/* ---- SIMD kernels (fc_cpu.c picks them once) ------------------------------------------ */
+/* ---- SIMD kernels (simd/fc_cpu.c picks them once) ------------------------------------- */
 /* in: 8 bit-rows of nrow bytes; out: 8*nrow bytes, byte k of group g = element 8g+k. */
 typedef void (*fc_bitplane_fn)(const uint8_t *in, uint8_t *out, size_t nrow);
 /* in: elem_size planes of n bytes; out: n elements of elem_size bytes. */
@@ -210,12 +271,13 @@ typedef struct {
     fc_unshuffle_fn byte_unshuffle;
     fc_elems_fn untranspose_elems; /* one pass for both steps, or NULL */
 } fc_kernels_t;
-/* The kernels in use: FASTCHUNK_SIMD=generic|sse2|avx2|avx512 forces one (if the CPU has it). */
+/* The kernels in use: FASTCHUNK_SIMD=generic|sse2|avx2|avx512 forces one (if the build has it
+ * and the CPU can run it). */
 const fc_kernels_t *fc_kernels(void);
-/* Force a kernel set by name; returns 0, or -1 if unknown or the CPU lacks it. Not thread-safe
- * with reads in flight (tests call it between reads). */
+/* Force a kernel set by name; returns 0, or -1 if unknown, not built or the CPU lacks it. Not
+ * thread-safe with reads in flight (tests call it between reads). */
 int fc_kernels_select(const char *name);
-/* Comma-separated names this CPU can run, best last. */
+/* Comma-separated names this build and CPU can run, best last. */
 const char *fc_kernels_available(void);
 
 #ifdef __cplusplus

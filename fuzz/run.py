@@ -23,34 +23,39 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 CSRC = ROOT / "csrc"
-DECODERS = ["fc_lz4.c", "fc_bitshuffle.c", "fc_bitshuffle_generic.c", "fc_lz4_filter.c", "fc_lzf.c",
-            "fc_blosc.c", "fc_blosclz.c", "fc_snappy.c", "fc_scaleoffset.c", "fc_szip.c", "fc_zstd.c", "fc_zstd_entropy.c", "fc_shuffle.c", "fc_fletcher32.c", "fc_inflate.c", "fc_decode.c", "fc_cpu.c"]
 # kernel file -> its flags (as in setup.py); fc_cpu.c runs only what this CPU has
-SIMD = {"fc_bitshuffle_sse2.c": ["-msse2"], "fc_bitshuffle_avx2.c": ["-mavx2"],
-        "fc_bitshuffle_avx512.c": ["-mavx512f", "-mavx512bw", "-mgfni"]}
+SIMD = {"simd/fc_bitplane_sse2.c": ["-msse2"], "simd/fc_unshuffle_sse2.c": ["-msse2"],
+        "simd/fc_bitplane_avx2.c": ["-mavx2"], "simd/fc_unshuffle_avx2.c": ["-mavx2"],
+        "simd/fc_bitplane_avx512.c": ["-mavx512f", "-mavx512bw", "-mgfni"]}
+# the decoders: every other C file of csrc/'s layers up to the pipeline
+DECODERS = sorted(f for layer in ("common", "simd", "codecs", "pipeline")
+                  for f in (str(p.relative_to(CSRC)) for p in (CSRC / layer).glob("*.c"))
+                  if f not in SIMD)
 # target -> the C files whose coverage it is about
 TARGETS = {
-    "bslz4": ["fc_bitshuffle.c", "fc_lz4.c"],
-    "bitshuffle": ["fc_bitshuffle.c", "fc_bitshuffle_generic.c"],
-    "lz4_filter": ["fc_lz4_filter.c", "fc_lz4.c"],
-    "lz4_block": ["fc_lz4.c"],
-    "lzf": ["fc_lzf.c"],
-    "blosc": ["fc_blosc.c", "fc_blosclz.c", "fc_snappy.c"],
-    "scaleoffset": ["fc_scaleoffset.c"],
-    "szip": ["fc_szip.c"],
-    "zstd": ["fc_zstd.c", "fc_zstd_entropy.c"],
-    "deflate": ["fc_inflate.c"],
-    "shuffle": ["fc_shuffle.c", "fc_bitshuffle_generic.c"],
-    "fletcher32": ["fc_fletcher32.c"],
-    "pipeline": ["fc_decode.c"],
-    "read": ["fc_job.c", "fc_partial.c"],
+    "bslz4": ["codecs/fc_bitshuffle.c", "codecs/fc_lz4.c"],
+    "bitshuffle": ["codecs/fc_bitshuffle.c", "simd/fc_bitplane_generic.c"],
+    "lz4_filter": ["codecs/fc_lz4_filter.c", "codecs/fc_lz4.c"],
+    "lz4_block": ["codecs/fc_lz4.c"],
+    "lzf": ["codecs/fc_lzf.c"],
+    "blosc": ["codecs/fc_blosc.c", "codecs/fc_blosclz.c", "codecs/fc_snappy.c"],
+    "scaleoffset": ["codecs/fc_scaleoffset.c"],
+    "szip": ["codecs/fc_szip.c"],
+    "zstd": ["codecs/fc_zstd.c", "codecs/fc_zstd_entropy.c"],
+    "deflate": ["codecs/fc_inflate.c"],
+    "shuffle": ["codecs/fc_shuffle.c", "simd/fc_unshuffle_generic.c"],
+    "fletcher32": ["codecs/fc_fletcher32.c"],
+    "pipeline": ["pipeline/fc_pipeline.c"],
+    "read": ["engine/fc_plan_check.c", "engine/fc_rows.c", "engine/fc_run_rows.c",
+             "engine/fc_scatter.c", "engine/fc_partial.c", "engine/fc_job.c"],
 }
-# target -> C files it links beyond the decoders: only `read` drives the job, I/O thread and
-# pool (fc_plan.c is left out: Python plans before C reads)
-EXTRA = {"read": ["fc_job.c", "fc_io.c", "fc_pool.c", "fc_partial.c", "fc_convert.c"]}
-# built without trace-pc: whether a worker or the caller runs a task is timing, not input, and
-# would read as new coverage
-UNTRACED = {"fc_pool.c"}
+# target -> C files it links beyond the decoders: only `read` drives the engine (the job, I/O
+# thread and pool; csrc/plan/ is left out: Python plans before C reads)
+EXTRA = {"read": sorted(str(p.relative_to(CSRC)) for p in (CSRC / "engine").glob("*.c"))}
+# built without trace-pc: which thread runs a task, whether an I/O thread or a buffer is
+# reused and who wakes whom is timing, not input, and would read as new coverage
+UNTRACED = {"engine/fc_pool.c", "engine/fc_io_thread.c", "engine/fc_cache.c",
+            "engine/fc_thread.c", "engine/fc_job_signal.c"}
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 SAN_ENV = {
     # A decoder must reject a lying size before it allocates: anything over 64 MiB is a bug.
@@ -64,6 +69,11 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
+def obj(out, name):
+    """A C file's object: flat in out, as gcov -o out looks for it (the names are unique)."""
+    return out / (pathlib.Path(name).stem + ".o")
+
+
 def compile_all(out, extra, coverage_flags):
     """Objects of the decoders (instrumented) and the engine (not); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
@@ -73,7 +83,7 @@ def compile_all(out, extra, coverage_flags):
     extra_srcs = sorted({f for fs in EXTRA.values() for f in fs})
     for name in DECODERS + list(SIMD) + extra_srcs:
         flags = (coverage_flags if name not in UNTRACED else []) + SIMD.get(name, [])
-        jobs.append(base + flags + ["-c", str(CSRC / name), "-o", str(out / (name[:-2] + ".o"))])
+        jobs.append(base + flags + ["-c", str(CSRC / name), "-o", str(obj(out, name))])
     jobs.append(base + ["-c", str(HERE / "engine.c"), "-o", str(out / "engine.o")])
     for t in TARGETS:
         jobs.append(base + ["-I", str(HERE / "targets"), "-c", str(HERE / "targets" / f"{t}.c"),
@@ -81,9 +91,9 @@ def compile_all(out, extra, coverage_flags):
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as ex:
         for f in [ex.submit(sh, j) for j in jobs]:
             f.result()
-    objs = [out / (n[:-2] + ".o") for n in DECODERS + list(SIMD)]
+    objs = [obj(out, n) for n in DECODERS + list(SIMD)]
     for t in TARGETS:
-        own = [str(out / (n[:-2] + ".o")) for n in EXTRA.get(t, [])]
+        own = [str(obj(out, n)) for n in EXTRA.get(t, [])]
         sh(["gcc"] + extra + [str(out / "engine.o"), str(out / f"target_{t}.o")]
            + [str(o) for o in objs] + own + ["-lz", "-lm", "-pthread", "-o", str(out / f"fuzz-{t}")])
     return out

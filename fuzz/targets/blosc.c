@@ -2,7 +2,7 @@
  * Snappy, LZ4, zlib and zstd streams inside).
  * Input: u8 kernel set | stored chunk. The decoded size is the header's, cut to FUZZ_MAX_OUT
  * and written back into it, so the block table and the streams are what gets fuzzed. */
-#include "fc_internal.h"
+#include "codecs/fc_codecs.h"
 #include "target.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,7 +4,7 @@
  * Input: u8 element size - 1 | u24 elements | u8 kernel | stored chunk. */
 #include "target.h"
 
-#include "fc_internal.h"
+#include "codecs/fc_codecs.h"
 
 /* Decode only some blocks: block b is wanted when bit b of the chunk's bytes is set. */
 static void partial(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, uint32_t es,

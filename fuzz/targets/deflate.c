@@ -1,7 +1,7 @@
 /* deflate.c — fuzz target: deflate filter 1 with a reused z_stream (fc_inflate_decode).
  * Input: u24 decoded size | zlib stream. The scratch (and its z_stream) lives across inputs,
  * as a worker's does, so inflateReset after a failed stream is exercised too. */
-#include "fc_internal.h"
+#include "codecs/fc_codecs.h"
 #include "target.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

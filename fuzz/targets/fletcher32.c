@@ -1,6 +1,6 @@
 /* fletcher32.c — fuzz target: fletcher32 filter 3 (fc_fletcher32_verify).
  * Input: the stored chunk, data then the 4-byte checksum. */
-#include "fc_internal.h"
+#include "codecs/fc_codecs.h"
 #include "target.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,7 +13,7 @@
  * bit 1 layout_no 1, bit 2 both -1 (no such file or layout), bit 3 FC_ROW_PARTIAL, bit 4
  * filter 0 skipped, bit 5 the same stored chunk as the row before (a chunk shared by rows).
  * The file bytes go to a memfd; `out`, rows, regions, step, shape, fds and layouts are each
- * malloc'd at their exact size, so ASan sees any index validate() let through. */
+ * malloc'd at their exact size, so ASan sees any index fc_read_validate() let through. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <unistd.h>
@@ -77,7 +77,7 @@ static void make_layout(fc_layout_t *lay, const shape_t *sh, unsigned shape, uns
     }
     lay->flags = shape & 0x40 ? FC_LAYOUT_DONT_FILTER_PARTIAL : 0;
     /* A VDS over sources of another integer type; bit 3 names a source kind that is not the
-     * stored element (or no kind at all), which validate() must refuse. */
+     * stored element (or no kind at all), which fc_read_validate() must refuse. */
     uint32_t src = conv & 8 ? (sh->es == 8 ? 3 : sh->es * 2) : sh->es;
     if (conv & 0x80)
         lay->conv = FC_CONV(src | (conv & 0x40 ? FC_INT_SIGNED : 0),
@@ -117,7 +117,7 @@ static void make_region(int64_t *reg, const uint64_t *v, const shape_t *sh, unsi
             most = sh->out[d];
         int64_t cnt = most > 0 ? most - mod(c, most) : 1; /* c == 0: as many as fit */
         int64_t os = mod(b, sh->out[d] - cnt + 1);
-        if (mode == 2) { /* one past an edge, or one short of it: the bounds validate() checks */
+        if (mode == 2) { /* one past an edge, or one short: the bounds fc_read_validate() checks */
             cs += (int64_t)(a >> 62) % 3 - 1;
             os += (int64_t)(b >> 62) % 3 - 1;
             cnt += (int64_t)(c >> 62) % 3 - 1;

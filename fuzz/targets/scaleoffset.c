@@ -1,7 +1,7 @@
 /* scaleoffset.c — fuzz target: HDF5 scale-offset filter 6 (fc_scaleoffset_decode).
  * Input: 6 x u32 normalized cd (filters.py: type, factor, elements, flags, fill lo, fill hi) |
  * stored chunk, decoded into the size the parameters give. */
-#include "fc_internal.h"
+#include "codecs/fc_codecs.h"
 #include "target.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,6 @@
 /* shuffle.c — fuzz target: HDF5 shuffle filter 2 (fc_shuffle_decode).
  * Input: u8 element size | u8 kernel | stored chunk (decoded to the same size). */
-#include "fc_internal.h"
+#include "codecs/fc_codecs.h"
 #include "target.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -2,7 +2,7 @@
  * Input: 4 x u32 normalized cd (filters.py: flags, pixels per block, bits per pixel, pixels per
  * scanline) | stored chunk: u32 LE decoded size, then the coded stream. The decoded size is cut
  * to FUZZ_MAX_OUT and written back into the header, so the stream itself is what gets fuzzed. */
-#include "fc_internal.h"
+#include "codecs/fc_codecs.h"
 #include "target.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,6 @@
 /* zstd.c — fuzz target: one or more Zstandard frames, HDF5 filter 32015 (fc_zstd_decode).
  * Input: u24 decoded size | stored chunk. */
-#include "fc_internal.h"
+#include "codecs/fc_codecs.h"
 #include "target.h"
 
 FUZZ_CHUNK_DECODER(fc_zstd_decode)

@@ -1,125 +1,59 @@
 # cython: language_level=3
 """The one Cython module: plan arrays -> C, GIL released, status -> exception.
 
-Policy lives in Python (plan.py, dataset.py); speed lives in C (csrc/). This file only checks
-and pins buffers, fills the C structs and turns the returned status into an exception.
+Policy lives in Python; speed lives in C (csrc/). This file only translates: it checks and pins
+buffers, fills the C structs (declared in _native.pxd) and turns the returned status into an
+exception. The named constants, error messages and row dtype are the compiled header's
+(csrc/fastchunk.h); importing fails if src/fastchunk/_constants.py, which setup.py writes from
+the same header, says otherwise (a stale generated file).
 """
+import sys
+
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdint cimport int64_t, uint32_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
+from . import _constants
 from .errors import error_from_status
 
 
-cdef extern from "fastchunk.h" nogil:
-    enum:
-        FC_MAX_DIMS
-        FC_MAX_FILTERS
-        FC_OK
-        FC_E_CANCELLED
-        FC_SZIP_MSB
-        FC_SZIP_NN
-
-    ctypedef struct fc_filter_t:
-        uint32_t id
-        uint32_t ncd
-        uint32_t cd[6]
-
-    ctypedef struct fc_layout_t:
-        int32_t ndim
-        uint32_t elem_size
-        uint32_t nfilters
-        uint32_t flags
-        uint32_t conv
-        int64_t chunk_shape[32]
-        fc_filter_t filters[8]
-
-    ctypedef struct fc_row_t:
-        int64_t offset
-
-    ctypedef struct fc_error_t:
-        int code
-        int sys_errno
-        int64_t row
-        int64_t at
-        const char *what
-
-    ctypedef struct fc_read_t:
-        const fc_row_t *rows
-        int64_t nrows
-        const int64_t *regions
-        const int64_t *step
-        const int64_t *out_shape
-        int32_t ndim
-        uint32_t out_elem_size
-        uint8_t *out
-        const int *fds
-        int32_t nfiles
-        const fc_layout_t *layouts
-        int32_t nlayouts
-        int32_t num_threads
-        int64_t io_inflight_bytes
-
-    ctypedef struct fc_job_t:
-        pass
-    ctypedef struct fc_scratch_t:
-        pass
-
-    ctypedef struct fc_box_t:
-        int32_t ndim
-        const int64_t *chunk
-        const int64_t *shape
-        const int64_t *start
-        const int64_t *step
-        const int64_t *count
-
-    ctypedef struct fc_index_t:
-        const int64_t *coords
-        const int64_t *offset
-        const int64_t *nbytes
-        const uint32_t *filter_mask
-
-    int64_t fc_plan_box(const fc_box_t *box, const fc_index_t *idx, const int64_t *cand,
-                        int64_t ncand, int32_t file_no, int32_t layout_no, fc_row_t *rows,
-                        int64_t *regions, int64_t *take)
-    int64_t fc_plan_touched(const fc_box_t *box)
-
-    int fc_job_start(const fc_read_t *req, fc_job_t **job, fc_error_t *err)
-    int fc_job_wait(fc_job_t *job, int timeout_ms)
-    void fc_job_cancel(fc_job_t *job)
-    int fc_job_finish(fc_job_t *job, fc_error_t *err)
-    int64_t fc_job_decoded(const fc_job_t *job)
-    int fc_pool_size()
-    int64_t fc_job_missed_wakeups()
-    int fc_inflate_available()
-
-    fc_scratch_t *fc_scratch_new()
-    void fc_scratch_free(fc_scratch_t *s)
-    int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered,
-                        const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                        fc_scratch_t *s, fc_error_t *err)
-    int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                            size_t *err_at)
-    int fc_lz4_block_decode_pixels(const uint8_t *src, size_t srclen, uint8_t *dst,
-                                   size_t dstlen, size_t *err_at)
-
-    ctypedef struct fc_kernels_t:
-        const char *name
-    const fc_kernels_t *fc_kernels()
-    int fc_kernels_select(const char *name)
-    const char *fc_kernels_available()
+def _header():
+    """Every name _constants has, as the compiled fastchunk.h has it."""
+    values = {fc_constants[i].name.decode(): fc_constants[i].value for i in range(fc_nconstants)}
+    errors = {}
+    for i in range(fc_nerrors):
+        name, code = fc_errors[i].name.decode(), fc_errors[i].code
+        values[name] = code
+        errors[code] = (name, fc_strerror(code).decode())
+    order = "<" if sys.byteorder == "little" else ">"
+    values["ERRORS"] = errors
+    values["ROW_FIELDS"] = [
+        (fc_row_fields[i].name.decode(),
+         f"{order}{'i' if fc_row_fields[i].is_signed else 'u'}{fc_row_fields[i].size}")
+        for i in range(fc_nrow_fields)]
+    return values
 
 
-# Must match fc_row_t in csrc/fastchunk.h.
-ROW_DTYPE = np.dtype([("offset", "<i8"), ("nbytes", "<i8"), ("file_no", "<i4"),
-                      ("layout_no", "<i4"), ("filter_mask", "<u4"), ("flags", "<u4")])
-assert ROW_DTYPE.itemsize == sizeof(fc_row_t) == 32
-MAX_DIMS = FC_MAX_DIMS
-MAX_FILTERS = FC_MAX_FILTERS
-SZIP_MSB, SZIP_NN = FC_SZIP_MSB, FC_SZIP_NN  # flags of filters.py's normalized szip cd
+def _row_dtype(fields):
+    """fc_row_t as a numpy dtype, with the struct's own offsets and size."""
+    return np.dtype({"names": [name for name, _ in fields],
+                     "formats": [fmt for _, fmt in fields],
+                     "offsets": [fc_row_fields[i].offset for i in range(fc_nrow_fields)],
+                     "itemsize": sizeof(fc_row_t)})
+
+
+_HEADER = _header()
+_names = set(_HEADER) | {n for n in vars(_constants) if not n.startswith("_")}
+_stale = sorted(n for n in _names if getattr(_constants, n, None) != _HEADER.get(n))
+if _stale:
+    raise ImportError(f"fastchunk/_constants.py disagrees with the compiled csrc/fastchunk.h on "
+                      f"{', '.join(_stale)}: it is stale (python setup.py build_ext --inplace "
+                      f"writes it again)")
+globals().update(_HEADER)  # MAX_DIMS, FILTER_*, SZIP_MSB, E_*, ERRORS, ROW_FIELDS ...
+ROW_DTYPE = _row_dtype(_HEADER["ROW_FIELDS"])
 HAVE_ZLIB = bool(fc_inflate_available())
 cdef int WAIT_SLICE_MS = 50  # how often a waiting caller looks for Ctrl-C
 
@@ -260,8 +194,8 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
             while not done:
                 with nogil:
                     done = fc_job_wait(job, WAIT_SLICE_MS)
-                if not done and PyErr_CheckSignals() < 0:
-                    raise KeyboardInterrupt  # unreachable: the call above raised already
+                if not done:
+                    PyErr_CheckSignals()  # raises KeyboardInterrupt on Ctrl-C: cancelled below
                 if not done and stop is not None and stop.is_set():
                     fc_job_cancel(job)
                     with nogil:
@@ -302,7 +236,7 @@ def plan_box(index, cand, start, step, count, chunks, shape, int file_no=0, int 
     cdef const int64_t[::1] c_start = np.ascontiguousarray(start, dtype=np.int64)
     cdef const int64_t[::1] c_step = np.ascontiguousarray(step, dtype=np.int64)
     cdef const int64_t[::1] c_count = np.ascontiguousarray(count, dtype=np.int64)
-    if not (0 < ndim <= MAX_DIMS and coords.shape[1] == ndim and c_shape.shape[0] == ndim and
+    if not (0 < ndim <= FC_MAX_DIMS and coords.shape[1] == ndim and c_shape.shape[0] == ndim and
             c_start.shape[0] == ndim and c_step.shape[0] == ndim and c_count.shape[0] == ndim):
         raise ValueError("plan_box: index, selection and chunk shape disagree in rank")
     cdef int d
@@ -402,7 +336,7 @@ def simd_available():
 
 
 def simd_select(name):
-    """Force a kernel set (between reads): 'generic', 'sse2' or 'avx2'."""
+    """Force a kernel set (between reads): 'generic', 'sse2', 'avx2' or 'avx512'."""
     if fc_kernels_select(name.encode()) != 0:
         raise ValueError(f"SIMD kernel {name!r} is not available here (have {simd_available()})")
 
@@ -419,59 +353,27 @@ def missed_wakeups():
 
 
 # ---- chunk index sink -------------------------------------------------------------------
-# index.py hands chunk_visit_address() to HDF5's H5Dchunk_iter (through ctypes, under h5py's
-# lock) with an IndexSink as op_data, so the 300,000 callbacks of a tiny-chunk file cost a
-# few nanoseconds each instead of a Python call. The signature is H5D_chunk_iter_op_t as h5py
-# declares it for HDF5 >= 1.12.3 (hsize_t and haddr_t are 64-bit unsigned).
-
-ctypedef struct fc_index_sink_t:
-    int64_t *data      # per chunk: ndim element offsets, address, stored size, filter mask
-    Py_ssize_t n, cap  # records held / allocated
-    int ndim
-
-
-cdef int _chunk_visit(const uint64_t *offset, unsigned filter_mask, uint64_t addr, uint64_t size,
-                      void *op) noexcept nogil:
-    cdef fc_index_sink_t *s = <fc_index_sink_t *>op
-    cdef Py_ssize_t w = s.ndim + 3, cap
-    cdef int64_t *grown
-    if s.n == s.cap:
-        cap = s.cap * 2 if s.cap else 1024
-        grown = <int64_t *>realloc(s.data, cap * w * sizeof(int64_t))
-        if grown == NULL:
-            return -1  # H5_ITER_ERROR: H5Dchunk_iter fails, the caller falls back
-        s.data = grown
-        s.cap = cap
-    cdef int64_t *rec = s.data + s.n * w
-    cdef int d
-    for d in range(s.ndim):
-        rec[d] = <int64_t>offset[d]
-    rec[s.ndim] = <int64_t>addr
-    rec[s.ndim + 1] = <int64_t>size
-    rec[s.ndim + 2] = filter_mask
-    s.n += 1
-    return 0
-
+# The engine hands chunk_visit_address() to HDF5's H5Dchunk_iter (through ctypes, under h5py's
+# lock) with an IndexSink's address as op_data: the callback and its records are C
+# (fc_index_visit in csrc/plan/fc_index_sink.c); this class only owns and copies them.
 
 def chunk_visit_address():
     """Address of the C chunk visitor, for H5Dchunk_iter's op argument."""
-    return <size_t>&_chunk_visit
+    return <size_t>&fc_index_visit
 
 
 cdef class IndexSink:
-    """Where _chunk_visit collects one dataset's chunk records (pass `address` as op_data)."""
+    """Where fc_index_visit collects one dataset's chunk records (pass `address` as op_data)."""
 
     cdef fc_index_sink_t s
 
     def __cinit__(self, int ndim):
         if ndim < 1 or ndim > FC_MAX_DIMS:
             raise ValueError(f"bad rank {ndim}")
-        self.s.data = NULL
-        self.s.n = self.s.cap = 0
-        self.s.ndim = ndim
+        fc_index_sink_init(&self.s, ndim)
 
     def __dealloc__(self):
-        free(self.s.data)
+        fc_index_sink_free(&self.s)
 
     @property
     def address(self):

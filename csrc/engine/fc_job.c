@@ -1,0 +1,198 @@
+/* fc_job.c — one read's life: checked, started on the pool (or run on the caller's thread when
+ * it is one chunk), waited for (the caller decodes too while it waits), cancelled, finished. */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/fc_fail.h"
+#include "engine/fc_cache.h"
+#include "engine/fc_io_thread.h"
+#include "engine/fc_job_signal.h"
+#include "engine/fc_plan_check.h"
+#include "engine/fc_pool.h"
+#include "engine/fc_pread.h"
+#include "engine/fc_rows.h"
+#include "engine/fc_run_rows.h"
+
+/* A read of one chunk (maybe hit by several regions) runs on the caller's thread: waking the
+ * pool would cost more. */
+static int one_chunk(const fc_read_t *r)
+{
+    for (int64_t i = 1; i < r->nrows; i++)
+        if (!fc_row_same_chunk(r, i))
+            return 0;
+    return 1;
+}
+
+static int run_inline(const fc_read_t *r, fc_pool_t *p, int64_t *decoded, fc_error_t *err)
+{
+    if (r->nrows == 0)
+        return FC_OK;
+    const fc_row_t *row = &r->rows[0];
+    int rc = fc_rows_check(r, 0, 1, err); /* every row names this chunk */
+    if (rc != FC_OK)
+        return rc;
+    fc_buf_t *buf = fc_cache_take_buf(p, (size_t)row->nbytes);
+    fc_scratch_t *s = fc_cache_take_scratch(p);
+    rc = buf && s ? FC_OK : fc_fail(err, FC_E_NOMEM, 0, "inline read buffers");
+    if (rc == FC_OK)
+        rc = fc_pread_full(r->fds[row->file_no], buf->data, (size_t)row->nbytes, row->offset, err);
+    int in_scratch = 0;
+    int64_t i = 0;
+    for (; rc == FC_OK && i < r->nrows; i++) {
+        int reuse = i > 0 && in_scratch;
+        *decoded += !reuse;
+        rc = fc_row_decode(r, i, buf->data, s, reuse, &in_scratch, err);
+    }
+    pthread_mutex_lock(&p->mu);
+    if (buf)
+        fc_cache_release_buf(p, buf);
+    pthread_mutex_unlock(&p->mu);
+    if (s)
+        fc_cache_release_scratch(p, s);
+    if (rc != FC_OK)
+        err->row = i > 0 ? i - 1 : 0;
+    return rc;
+}
+
+int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
+{
+    *out_job = NULL;
+    *err = (fc_error_t){0, 0, -1, 0, NULL};
+    int rc = fc_read_validate(req, err);
+    if (rc != FC_OK)
+        return rc;
+    fc_pool_t *p = fc_pool_get();
+    fc_job_t *job = calloc(1, sizeof *job);
+    if (!p || !job) {
+        free(job);
+        return fc_fail(err, FC_E_NOMEM, 0, "job");
+    }
+    job->req = *req;
+    job->pool = p;
+    job->err = (fc_error_t){0, 0, -1, 0, NULL};
+    pthread_cond_init(&job->io_cv, NULL);
+    pthread_cond_init(&job->done_cv, NULL);
+
+    if (one_chunk(req)) {
+        rc = run_inline(req, p, &job->decoded, &job->err);
+        job->failed = rc != FC_OK;
+        if (job->failed)
+            job->err.code = rc;
+        job->io_done = 1;
+        *out_job = job;
+        return FC_OK;
+    }
+    fc_pool_ensure_workers(p, req->num_threads - 1); /* the caller is the last decoder */
+    pthread_mutex_lock(&p->mu);
+    job->next = p->jobs;
+    p->jobs = job;
+    pthread_mutex_unlock(&p->mu);
+    if (fc_io_start(p, job) != FC_OK) {
+        fc_error_t e = {FC_E_THREAD, errno, -1, 0, "cannot start the I/O thread"};
+        fc_job_fail(job, &e);
+        pthread_mutex_lock(&p->mu);
+        job->io_done = 1;
+        pthread_mutex_unlock(&p->mu);
+    }
+    *out_job = job;
+    return FC_OK;
+}
+
+static int past(const struct timespec *until)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > until->tv_sec || (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec);
+}
+
+/* Waits that timed out on a job already done: a lost wake-up (tests expect none). */
+static int64_t missed_wakeups;
+
+int64_t fc_job_missed_wakeups(void) { return __atomic_load_n(&missed_wakeups, __ATOMIC_RELAXED); }
+
+int fc_job_wait(fc_job_t *job, int timeout_ms)
+{
+    fc_pool_t *p = job->pool;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    int done, tried_scratch = job->caller_scratch != NULL;
+    while (!(done = job->io_done && job->outstanding == 0)) {
+        /* Decode while waiting: the caller's thread is awake already, and a worker woken
+         * instead would take ~20 us to run. It takes one of the job's num_threads slots. */
+        if (job->head && job->active < job->req.num_threads) {
+            if (!tried_scratch) {
+                pthread_mutex_unlock(&p->mu);
+                fc_scratch_t *s = fc_cache_take_scratch(p);
+                pthread_mutex_lock(&p->mu);
+                job->caller_scratch = s; /* NULL: the task fails with FC_E_NOMEM */
+                tried_scratch = 1;
+                /* Look again: without p->mu the workers may have taken every task and
+                 * finished the job, whose one broadcast this thread has then missed. */
+                continue;
+            }
+            fc_pool_run_task_locked(p, job, job->caller_scratch);
+            if (timeout_ms >= 0 && past(&until))
+                break;
+            continue;
+        }
+        job->caller_waiting = 1;
+        int rc = timeout_ms < 0 ? pthread_cond_wait(&job->done_cv, &p->mu)
+                                : pthread_cond_timedwait(&job->done_cv, &p->mu, &until);
+        job->caller_waiting = 0;
+        if (rc == ETIMEDOUT) {
+            if (job->io_done && job->outstanding == 0) /* done, and nobody said so */
+                __atomic_add_fetch(&missed_wakeups, 1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    done = job->io_done && job->outstanding == 0;
+    pthread_mutex_unlock(&p->mu);
+    return done;
+}
+
+void fc_job_cancel(fc_job_t *job)
+{
+    fc_error_t e = {FC_E_CANCELLED, 0, -1, 0, "cancelled"};
+    fc_job_fail(job, &e);
+}
+
+int fc_job_finish(fc_job_t *job, fc_error_t *err)
+{
+    fc_pool_t *p = job->pool;
+    fc_job_wait(job, -1); /* once io_done is set the I/O thread no longer touches the job */
+    if (job->caller_scratch)
+        fc_cache_release_scratch(p, job->caller_scratch);
+    pthread_mutex_lock(&p->mu);
+    for (fc_job_t **j = &p->jobs; *j; j = &(*j)->next)
+        if (*j == job) {
+            *j = job->next;
+            break;
+        }
+    pthread_mutex_unlock(&p->mu);
+    int rc = job->failed ? job->err.code : FC_OK;
+    *err = job->err;
+    pthread_cond_destroy(&job->io_cv);
+    pthread_cond_destroy(&job->done_cv);
+    free(job);
+    return rc;
+}
+
+int64_t fc_job_decoded(const fc_job_t *job)
+{
+    return __atomic_load_n(&job->decoded, __ATOMIC_RELAXED);
+}
+
+int fc_read_sync(const fc_read_t *req, fc_error_t *err)
+{
+    fc_job_t *job;
+    int rc = fc_job_start(req, &job, err);
+    return rc != FC_OK ? rc : fc_job_finish(job, err);
+}
