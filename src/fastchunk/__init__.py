@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # public name -> the Face module that defines it
 _FACE = {"File": "file", "Group": "file", "read": "file", "Dataset": "dataset",
          "VirtualDataset": "virtual", "Frames": "nxmx", "open_nxmx": "nxmx",
-         "default_num_threads": "engine", "show_config": "config"}
+         "default_num_threads": "engine", "show_config": "config", "refs": "refs"}
 
 
 def __getattr__(name):
@@ -40,7 +40,7 @@ def simd_kernel():
     return _native.simd_kernel()
 
 
-__all__ = ["File", "Group", "Dataset", "VirtualDataset", "Frames", "open_nxmx", "read",
+__all__ = ["File", "Group", "Dataset", "VirtualDataset", "Frames", "open_nxmx", "read", "refs",
            "default_num_threads", "simd_kernel", "show_config",
            "FastchunkError", "ChunkReadError", "ChunkDecodeError", "UnsupportedFilterError",
            "ExternalLinkError", "FileClosedError", "NativeError", "NotHDF5Error"]
