@@ -324,7 +324,18 @@ def test_bench_json(small, capsys):
         for key in ("seconds", "gb_per_s", "frames_per_s"):
             assert t[key]["min"] <= t[key]["median"] <= t[key]["max"]
         assert t["vs_h5py"] > 0
+        assert "others_cpu" in t and t["cpu_busy"] in (None, True, False)
     assert doc["timings"][0]["vs_h5py"] == 1
+
+
+def test_bench_busy_share():
+    from fastchunk.cli.bench import others_share
+    assert others_share((0.0, 10.0, 1.0), (0.1, 10.2, 1.1)) is None  # too short to tell
+    cores = os.cpu_count()
+    # 1 s, every CPU busy, this process used 0.5 s of it: the others took the rest
+    assert others_share((0.0, 0.0, 0.0), (1.0, float(cores), 0.5)) == pytest.approx((cores - 0.5) / cores)
+    assert others_share((0.0, 0.0, 0.0), (1.0, 0.5, 0.5)) == 0.0
+    assert others_share(None, (1.0, 1.0, 1.0)) is None
 
 
 def test_bench_plot(small, tmp_path, capsys):
@@ -462,3 +473,18 @@ def test_info_labels_say_what_they_mean(small, capsys):
     assert "bytes decoded per byte returned (whole chunks decode): one frame ds[i]: 1x" in out
     assert "one element's series along the first axis ds[:, j, ...]: 3072x" in out
     assert "compression ratio" in out and "stored chunk sizes: min" in out
+
+
+def test_bench_plot_with_a_broken_matplotlib(small, tmp_path, capsys, monkeypatch):
+    """Installed but unimportable (say, built for another numpy): the reason, not 'install it'."""
+    import builtins
+    real_import = builtins.__import__
+
+    def broken(name, *args, **kwargs):
+        if name.split(".")[0] == "matplotlib":
+            raise ImportError("Matplotlib requires numpy>=1.23; you have 1.22.4")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", broken)
+    assert _status(["bench", str(small), "--plot", str(tmp_path / "p.png")]) == 2
+    assert capsys.readouterr().err == ("fastchunk: --plot needs matplotlib, which is installed but cannot "
+                                       "be imported: Matplotlib requires numpy>=1.23; you have 1.22.4\n")

@@ -1,4 +1,5 @@
 """`fastchunk bench`: time fastchunk against h5py on the same file in the same run."""
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from .progress import Bar
 from .targets import TargetError, frame_stack
 
 H5PY = "h5py ds[i] loop"
+BUSY = 0.05  # other processes' share of the CPUs above which a timing is flagged
 
 
 @dataclass
@@ -56,9 +58,32 @@ def find_detector_dataset(h5file):
     return max(found)[2]
 
 
-def time_calls(fn, repeat, bar=None):
-    """Seconds each of `repeat` calls of fn() took."""
+def cpu_clock():
+    """(wall seconds, CPU seconds of every process, CPU seconds of this one), None off Linux."""
+    try:
+        with open("/proc/stat") as fh:  # first line: jiffies of all CPUs together
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fh.readline().split()[1:9])
+    except (OSError, ValueError):
+        return None
+    own = os.times()
+    return (time.perf_counter(), (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"),
+            own.user + own.system)
+
+
+def others_share(before, after):
+    """Share of all CPUs that other processes used between two cpu_clock() readings; None
+    when less than 0.2 s passed (the kernel counts CPU time in 10 ms ticks)."""
+    if before is None or after is None or after[0] - before[0] < 0.2:
+        return None
+    others = (after[1] - before[1]) - (after[2] - before[2])
+    return min(1.0, max(0.0, others / ((after[0] - before[0]) * (os.cpu_count() or 1))))
+
+
+def time_calls(fn, repeat, bar=None, busy=None):
+    """Seconds each of `repeat` calls of fn() took; busy (a list), if given, gets the share of
+    the CPUs other processes used meanwhile."""
     out = []
+    before = cpu_clock()
     for _ in range(repeat):
         checkpoint()
         t0 = time.perf_counter()
@@ -66,6 +91,8 @@ def time_calls(fn, repeat, bar=None):
         out.append(time.perf_counter() - t0)
         if bar is not None:
             bar.update()
+    if busy is not None:
+        busy.append(others_share(before, cpu_clock()))
     return out
 
 
@@ -118,13 +145,16 @@ def run_bench(path, dataset=None, threads=None, repeat=5, frames=None, scaling=F
         h5py_loop()
         identical = bool(np.array_equal(ref.view(np.uint8), out.view(np.uint8)))
         steps = thread_steps(f.num_threads) if scaling else []
+        busy = []
         with Bar((3 + len(steps)) * repeat, "timing", unit="call") as bar:
-            timings = [Timing(H5PY, time_calls(h5py_loop, repeat, bar)),
-                       Timing("fastchunk, reused out", time_calls(reuse, repeat, bar), f.num_threads),
-                       Timing("fastchunk, fresh array", time_calls(fresh, repeat, bar), f.num_threads)]
+            timings = [Timing(H5PY, time_calls(h5py_loop, repeat, bar, busy)),
+                       Timing("fastchunk, reused out", time_calls(reuse, repeat, bar, busy), f.num_threads),
+                       Timing("fastchunk, fresh array", time_calls(fresh, repeat, bar, busy), f.num_threads)]
             for t in steps:
                 timings.append(Timing(f"fastchunk, {t} thread{'s' if t > 1 else ''}", time_calls(
-                    lambda t=t: ds.read(sel, out=out, num_threads=t), repeat, bar), t, {"scaling": True}))
+                    lambda t=t: ds.read(sel, out=out, num_threads=t), repeat, bar, busy), t, {"scaling": True}))
+        for t, share in zip(timings, busy):
+            t.extra["others_cpu"] = share
         return {"file": str(path), "dataset": name, "shape": ds.shape, "dtype": str(ds.dtype),
                 "chunks": ds.chunks, "codec": _codec(ds), "native": ds.native,
                 "reason": ds.reason, "frames": n, "bytes": ref.nbytes, "threads": f.num_threads,
@@ -173,7 +203,8 @@ def report_json(r, machine=None):
             "seconds": _spread(t.seconds), "all_seconds": list(t.seconds),
             "gb_per_s": _spread([r["bytes"] / s / 1e9 for s in t.seconds]),
             "frames_per_s": _spread([r["frames"] / s for s in t.seconds]),
-            "vs_h5py": base / t.median})
+            "vs_h5py": base / t.median, "others_cpu": t.extra.get("others_cpu"),
+            "cpu_busy": None if t.extra.get("others_cpu") is None else t.extra["others_cpu"] > BUSY})
     return doc
 
 
@@ -192,15 +223,25 @@ def format_report(r, machine=None):
              f"{r['threads']} threads, warm page cache, {n} timed call{'s' if n > 1 else ''} each "
              "(median; min-max GB/s)",
              "",
-             f"{'reader':<26}{'median s':>10}{'frames/s':>11}{'GB/s':>8}{'min-max GB/s':>15}{'vs h5py':>9}"]
+             f"{'reader':<26}{'median s':>10}{'frames/s':>11}{'GB/s':>8}{'min-max GB/s':>15}{'vs h5py':>9}"
+             f"{'CPU busy':>10}"]
     base = r["timings"][0].median
     for t in r["timings"]:
         lo, hi = r["bytes"] / t.max / 1e9, r["bytes"] / t.min / 1e9
         lines.append(f"{t.name:<26}{t.median:>10.4f}{r['frames'] / t.median:>11.0f}"
-                     f"{r['bytes'] / t.median / 1e9:>8.2f}{f'{lo:.2f}-{hi:.2f}':>15}{base / t.median:>8.2f}x")
+                     f"{r['bytes'] / t.median / 1e9:>8.2f}{f'{lo:.2f}-{hi:.2f}':>15}{base / t.median:>8.2f}x"
+                     f"{_busy(t.extra.get('others_cpu')):>10}")
+    shares = [t.extra.get("others_cpu") for t in r["timings"] if t.extra.get("others_cpu") is not None]
     lines.append("")
+    if shares and max(shares) > BUSY:
+        lines.append(f"CPU busy: other processes took up to {max(shares):.0%} of the CPUs while timing "
+                     "(figures below what this machine gives idle)")
     lines.append("bit-identical to h5py: " + ("yes" if r["identical"] else "NO"))
     return "\n".join(lines)
+
+
+def _busy(share):
+    return "?" if share is None else f"yes {share:.0%}" if share > BUSY else "no"
 
 
 def need_matplotlib():
@@ -212,8 +253,10 @@ def need_matplotlib():
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
     except ImportError as e:
-        raise ImportError("--plot needs matplotlib, an optional extra: pip install 'fastchunk[plot]' "
-                          "(or pip install matplotlib)") from e
+        if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] == "matplotlib":
+            raise ImportError("--plot needs matplotlib, an optional extra: pip install 'fastchunk[plot]' "
+                              "(or pip install matplotlib)") from e
+        raise ImportError(f"--plot needs matplotlib, which is installed but cannot be imported: {e}") from e
     return plt
 
 
@@ -227,6 +270,7 @@ def plot(r, path, machine=None):
     gb = lambda s: r["bytes"] / s / 1e9  # noqa: E731
     scaling = [t for t in r["timings"] if t.extra.get("scaling")]
     h5 = r["timings"][0]
+    shares = [t.extra["others_cpu"] for t in r["timings"] if t.extra.get("others_cpu") is not None]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     x = [t.threads for t in scaling]
     med = [gb(t.median) for t in scaling]
@@ -238,11 +282,13 @@ def plot(r, path, machine=None):
         ax.annotate(f"{m:.2f} GB/s\n{m / gb(h5.median):.1f}x h5py", (xi, m), textcoords="offset points",
                     xytext=(0, 8), ha="center", fontsize=8)
     ax.set_xticks(x)
+    ax.margins(x=0.15)
     ax.set_xlabel("decoder threads")
     ax.set_ylabel("GB/s decoded (median; bars: min-max)")
     ax.set_ylim(0, max(med + [gb(h5.median)]) * 1.3)
     ax.set_title(f"{r['frames']} frames of {r['dataset']} ({r['codec']}, {r['dtype']})\n"
-                 f"{machine['cpu']}, {machine['usable_cores']} cores, SIMD {machine['simd_kernel']}",
+                 f"{machine['cpu']}, {machine['usable_cores']} cores, SIMD {machine['simd_kernel']}"
+                 + (f"; CPU busy: others used up to {max(shares):.0%}" if shares and max(shares) > BUSY else ""),
                  fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

@@ -82,8 +82,6 @@ def verify_dataset(ds, oracle=None, name=None, bar=None):
             checkpoint()
             stop = min(start + rows, ds.shape[0])
             buf = out[: stop - start]
-            if bar is not None:
-                bar.update(buf.nbytes)
             try:
                 ds.read(np.s_[start:stop], out=buf)
             except (FastchunkError, OSError):
@@ -91,9 +89,11 @@ def verify_dataset(ds, oracle=None, name=None, bar=None):
                     doc["damaged_count"] += 1
                     if len(doc["damaged"]) < MAX_LISTED:
                         doc["damaged"].append({"where": where, "error": msg})
-                continue
-            if oracle is not None and not _same_bytes(buf, oracle[start:stop]):
-                doc["mismatches"].append(f"rows {start}..{stop - 1}")
+            else:
+                if oracle is not None and not _same_bytes(buf, oracle[start:stop]):
+                    doc["mismatches"].append(f"rows {start}..{stop - 1}")
+            if bar is not None:
+                bar.update(buf.nbytes)
     elif not ds.shape:
         try:
             ds[()]
