@@ -265,7 +265,7 @@ def decode_many(buffers, pipeline, shape, dtype, out=None, *, num_threads=None, 
     if len(masks) != n:
         raise ValueError(f"{len(masks)} filter masks for {n} buffers")
     srcs = [_as_bytes(b, f"buffer {i}") for i, b in enumerate(buffers)]
-    rows = out.reshape(n, -1)
+    rows = out.reshape(n, job.nelems)
     threads = min(n, int(num_threads) if num_threads is not None else default_num_threads())
     if num_threads is not None and int(num_threads) < 1:
         raise ValueError(f"num_threads must be at least 1, got {num_threads}")

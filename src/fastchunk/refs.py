@@ -121,11 +121,24 @@ def _attrs(h5obj, notes, where):
 
 
 def _zarr_dtype(dt):
-    """zarr v2's dtype: the typestr, or the list of [name, typestr(, shape)] of a compound."""
+    """zarr v2's dtype: the typestr, or the list of [name, typestr(, shape)] of a compound;
+    NotReferenced for what zarr v2 cannot say (nested compounds, padding, unordered fields)."""
     if dt.fields is None:
-        return dt.str
-    return [[name, _zarr_dtype(sub)] if sub.shape == () else [name, _zarr_dtype(sub.base), list(sub.shape)]
-            for name, sub in ((n, dt.fields[n][0]) for n in dt.names)]
+        return dt.base.str if dt.shape == () else dt.str
+    out, at = [], 0
+    for name in dt.names:
+        sub, offset = dt.fields[name][:2]
+        if sub.base.fields is not None:
+            raise NotReferenced(f"nested compound datatype {dt}: zarr-python 3 reads no such dtype")
+        if offset != at:
+            raise NotReferenced(f"compound datatype {dt} with padding or fields out of order: "
+                                "zarr v2's structured dtypes are packed")
+        out.append([name, sub.base.str] + ([list(sub.shape)] if sub.shape else []))
+        at += sub.itemsize
+    if at != dt.itemsize:
+        raise NotReferenced(f"compound datatype {dt} with {dt.itemsize - at} bytes of padding at "
+                            "the end: zarr v2's structured dtypes are packed")
+    return out
 
 
 def _fill_value(value, dt):
@@ -235,9 +248,11 @@ class _Builder:
                 link = g.h5.get(name, getlink=True)
             try:
                 obj = g[name]
-            except (KeyError, OSError) as e:  # a dangling soft or external link
-                what = type(link).__name__ if link is not None else "link"
-                self.skipped["/" + child] = f"dangling {what}: {e}"
+            except (KeyError, OSError) as e:  # a dangling link, or an object HDF5 cannot open
+                if isinstance(link, h5py.HardLink):
+                    self.skipped["/" + child] = f"HDF5 cannot open it: {e}"
+                else:
+                    self.skipped["/" + child] = f"dangling {type(link).__name__}: {e}"
                 continue
             if obj is None:
                 self.skipped["/" + child] = "dangling link"
@@ -429,8 +444,9 @@ class _Builder:
         maps = [m for m in vds.mappings if m.source is not None and all(len(p) for p in m.P)]
         shape, dt = tuple(vds.shape), vds.dtype
         fill = vds.fillvalue
-        if not maps:  # every source missing: all fill value, as HDF5 reads it
-            return self._meta(shape, tuple(max(n, 1) for n in shape), dt, fill, None), []
+        if not maps:  # every source missing: all fill value, as HDF5 reads it (chunks: a frame)
+            frame = (1,) + tuple(max(n, 1) for n in shape[1:]) if shape else ()
+            return self._meta(shape, frame, dt, fill, None), []
         first = maps[0].source
         if first.chunks is None:
             raise NotReferenced(f"source {first.data_file}:{first.name} is not chunked")
