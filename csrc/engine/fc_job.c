@@ -1,5 +1,5 @@
 /* fc_job.c — one read's life: checked, started on the pool (or run on the caller's thread when
- * it is one chunk), waited for (the caller decodes too while it waits), cancelled, finished. */
+ * it is small), waited for (the caller decodes too while it waits), cancelled, finished. */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -14,35 +14,66 @@
 #include "engine/fc_rows.h"
 #include "engine/fc_run_rows.h"
 
-/* A read of one chunk (maybe hit by several regions) runs on the caller's thread: waking the
- * pool would cost more. */
-static int one_chunk(const fc_read_t *r)
+/* A small read runs on the caller's thread: one chunk (maybe hit by several regions), or
+ * chunks whose decoded bytes together stay under FC_INLINE_BYTES. Waking the I/O thread and a
+ * worker costs ~20-40 us each on a VM, about what decoding 64-128 KiB costs one core; below
+ * that, handing the work out makes the read slower, not faster (docs/benchmarks.md, "small
+ * reads": a 100-element gzip dataset in two 50-element chunks). */
+#define FC_INLINE_BYTES (128u << 10)
+
+static int small_read(const fc_read_t *r)
 {
-    for (int64_t i = 1; i < r->nrows; i++)
-        if (!fc_row_same_chunk(r, i))
+    int64_t bytes = 0;
+    for (int64_t i = 0; i < r->nrows; i++) {
+        if (i > 0 && fc_row_same_chunk(r, i))
+            continue;
+        const fc_layout_t *lay = &r->layouts[r->rows[i].layout_no];
+        int64_t n = lay->elem_size;
+        for (int d = 0; d < lay->ndim; d++)
+            n *= lay->chunk_shape[d];
+        bytes += n;
+        if (i > 0 && bytes > (int64_t)FC_INLINE_BYTES)
             return 0;
+    }
     return 1;
+}
+
+/* The rows [i, j) that name one stored chunk: read it once, decode it for each of them. */
+static int run_chunk(const fc_read_t *r, int64_t i, int64_t j, fc_buf_t *buf, fc_scratch_t *s,
+                     int64_t *decoded, fc_error_t *err)
+{
+    const fc_row_t *row = &r->rows[i];
+    int rc = fc_pread_full(r->fds[row->file_no], buf->data, (size_t)row->nbytes, row->offset, err);
+    int in_scratch = 0;
+    for (int64_t k = i; rc == FC_OK && k < j; k++) {
+        int reuse = k > i && in_scratch;
+        *decoded += !reuse;
+        rc = fc_row_decode(r, k, buf->data, s, reuse, &in_scratch, err);
+        if (rc != FC_OK)
+            err->row = k;
+    }
+    if (rc != FC_OK && err->row < i)
+        err->row = i;
+    return rc;
 }
 
 static int run_inline(const fc_read_t *r, fc_pool_t *p, int64_t *decoded, fc_error_t *err)
 {
     if (r->nrows == 0)
         return FC_OK;
-    const fc_row_t *row = &r->rows[0];
-    int rc = fc_rows_check(r, 0, 1, err); /* every row names this chunk */
+    int rc = fc_rows_check(r, 0, r->nrows, err); /* lying sizes are refused before allocating */
     if (rc != FC_OK)
         return rc;
-    fc_buf_t *buf = fc_cache_take_buf(p, (size_t)row->nbytes);
+    int64_t most = 0;
+    for (int64_t i = 0; i < r->nrows; i++)
+        most = r->rows[i].nbytes > most ? r->rows[i].nbytes : most;
+    fc_buf_t *buf = fc_cache_take_buf(p, (size_t)most);
     fc_scratch_t *s = fc_cache_take_scratch(p);
     rc = buf && s ? FC_OK : fc_fail(err, FC_E_NOMEM, 0, "inline read buffers");
-    if (rc == FC_OK)
-        rc = fc_pread_full(r->fds[row->file_no], buf->data, (size_t)row->nbytes, row->offset, err);
-    int in_scratch = 0;
-    int64_t i = 0;
-    for (; rc == FC_OK && i < r->nrows; i++) {
-        int reuse = i > 0 && in_scratch;
-        *decoded += !reuse;
-        rc = fc_row_decode(r, i, buf->data, s, reuse, &in_scratch, err);
+    for (int64_t i = 0, j; rc == FC_OK && i < r->nrows; i = j) {
+        for (j = i + 1; j < r->nrows && fc_row_same_chunk(r, j); j++)
+            ;
+        rc = run_chunk(r, i, j, buf, s, decoded, err);
     }
     pthread_mutex_lock(&p->mu);
     if (buf)
@@ -50,8 +81,6 @@ static int run_inline(const fc_read_t *r, fc_pool_t *p, int64_t *decoded, fc_err
     pthread_mutex_unlock(&p->mu);
     if (s)
         fc_cache_release_scratch(p, s);
-    if (rc != FC_OK)
-        err->row = i > 0 ? i - 1 : 0;
     return rc;
 }
 
@@ -74,7 +103,7 @@ int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
     pthread_cond_init(&job->io_cv, NULL);
     pthread_cond_init(&job->done_cv, NULL);
 
-    if (one_chunk(req)) {
+    if (small_read(req)) {
         rc = run_inline(req, p, &job->decoded, &job->err);
         job->failed = rc != FC_OK;
         if (job->failed)
