@@ -252,6 +252,32 @@ def test_xarray_opens_a_group(tmp_path):
         assert _same(ds["data_000002"].values, h["entry/data/data_000002"][()])
 
 
+@pytest.mark.filterwarnings("ignore:Numcodecs codecs are not in the Zarr version 3:UserWarning")
+def test_virtualizarr_hdf_parser_with_our_codec(tmp_path, monkeypatch):
+    """virtualizarr's HDF parser refuses bitshuffle (it maps filters one by one through
+    hdf5plugin names: 'bshuf' is no numcodecs codec); with its codecs_from_dataset replaced by
+    ours and our codecs registered for zarr v3, the ManifestStore reads as h5py does."""
+    virtualizarr = pytest.importorskip("virtualizarr")
+    xr = pytest.importorskip("xarray")
+    from obspec_utils.registry import ObjectStoreRegistry
+    from obstore.store import LocalStore
+    from virtualizarr.parsers import HDFParser
+    from virtualizarr.parsers.hdf import hdf as vz_hdf
+
+    from fastchunk import numcodecs_codecs
+    p = testing.write_eiger_file(tmp_path / "e.h5", n_frames=4, shape=(96, 80), dtype=np.uint32, compression="bslz4")
+    registry = ObjectStoreRegistry({"file://": LocalStore()})
+    url = f"file://{p}"
+    with pytest.raises(Exception, match="bshuf"):
+        virtualizarr.open_virtual_dataset(url, registry=registry, parser=HDFParser(group="entry/data"))
+    monkeypatch.setattr(vz_hdf, "codecs_from_dataset", numcodecs_codecs.codecs_for_h5py)
+    numcodecs_codecs.register_zarr3()
+    store = HDFParser(group="entry/data")(url, registry=registry)
+    ds = xr.open_zarr(store, consolidated=False, zarr_format=3, mask_and_scale=False)
+    with h5py.File(p, "r") as h:
+        assert _same(ds["data"].values, h["entry/data/data"][()])
+
+
 def test_inline_chunks_are_base64(generated):
     refs = fastchunk.refs(generated, ["types/scalar"])
     v = refs["refs"]["types/scalar/0"]
@@ -310,3 +336,24 @@ def test_realdata_every_file(realdata):
             failures.append(f"{name}: {type(e).__name__}: {e}")
     assert not failures, "\n".join(failures)
     assert checked
+
+
+def test_docs_other_libraries_examples_run(tmp_path, monkeypatch):
+    """docs/other-libraries.md's examples run as written (virtualizarr's where it is installed)."""
+    import importlib.util
+    import pathlib
+    import re
+    import warnings
+    doc = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "other-libraries.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert len(blocks) >= 4
+    scope = {}
+    for code in blocks:
+        if "virtualizarr" in code:
+            if importlib.util.find_spec("virtualizarr") is None:
+                continue
+            from virtualizarr.parsers.hdf import hdf as vz_hdf
+            monkeypatch.setattr(vz_hdf, "codecs_from_dataset", vz_hdf.codecs_from_dataset)  # undone after
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zarr's "numcodecs codecs are not in the v3 spec"
+            exec(compile(code.replace("/tmp/fc-demo", str(tmp_path)), "other-libraries.md", "exec"), scope)

@@ -214,3 +214,38 @@ CODECS = (HDF5Codec, Bslz4, LZ4, LZF, Szip, ScaleOffset, Blosc, Zstd, Deflate, S
 for _cls in CODECS:
     register_codec(_cls)
 del _cls
+
+
+# -- zarr v3 metadata and virtualizarr ---------------------------------------------------
+def codecs_for_h5py(dataset):
+    """The codecs of an h5py dataset's chunks: [HDF5Codec] of its whole pipeline, or [] for
+    none. It has the signature of virtualizarr's HDF parser's codecs_from_dataset, which
+    translates filter by filter and knows no bitshuffle, LZ4 32004, szip, LZF or scale-offset:
+    ``virtualizarr.parsers.hdf.hdf.codecs_from_dataset = codecs_for_h5py`` (with
+    register_zarr3()) makes it read those through fastchunk."""
+    dcpl = dataset.id.get_create_plist()
+    filters = [dcpl.get_filter(i) for i in range(dcpl.get_nfilters())]
+    if not filters:
+        return []
+    return [HDF5Codec([(f[0], f[2]) for f in filters], dataset.dtype.itemsize,
+                      dataset.chunks or dataset.shape)]
+
+
+_ZARR3 = {}
+
+
+def register_zarr3():
+    """Register the codecs with zarr-python 3 (>= 3.1.3) for zarr v3 metadata, named
+    ``numcodecs.fastchunk.hdf5`` etc. as zarr names numcodecs' own; returns name -> class.
+    zarr warns (ZarrUserWarning) that numcodecs codecs are not in the v3 specification."""
+    if _ZARR3:
+        return dict(_ZARR3)
+    from zarr.codecs.numcodecs._codecs import _NumcodecsBytesBytesCodec  # zarr's own adapter
+    from zarr.registry import register_codec as register_v3
+
+    for cls in CODECS:
+        v3 = type(f"{cls.__name__}Zarr3", (_NumcodecsBytesBytesCodec,), {"__module__": __name__},
+                  codec_name=cls.codec_id)
+        register_v3(v3.codec_name, v3)
+        _ZARR3[v3.codec_name] = v3
+    return dict(_ZARR3)
