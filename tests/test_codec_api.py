@@ -425,6 +425,8 @@ def test_numcodecs_codec_round_trip(cls, kw):
     again = numcodecs.get_codec(config)
     assert type(again) is cls and again == codec and again.get_config() == config
     assert cls.from_config({k: v for k, v in config.items() if k != "id"}) == codec
+    import pickle
+    assert pickle.loads(pickle.dumps(codec)) == codec  # after a decode too (dask pickles them)
     plain = numcodecs.get_codec({k: v for k, v in config.items() if k != "dtype"})
     assert plain.decode(enc).tobytes() == frame.tobytes()  # flat bytes without a dtype
 

@@ -235,13 +235,12 @@ _POOL = [None, 0]  # executor, its size
 
 
 def _pool(n):
-    """A shared thread pool of at least n threads (grown, never shrunk)."""
+    """A shared thread pool of at least n threads. A bigger one replaces it when asked for;
+    the old one is not shut down (a call still using it may submit more), its idle threads
+    end when the last caller drops it."""
     with _POOL_LOCK:
         if _POOL[1] < n:
-            old = _POOL[0]
             _POOL[0], _POOL[1] = ThreadPoolExecutor(n, thread_name_prefix="fastchunk-codecs"), n
-            if old is not None:
-                old.shutdown(wait=False)
         return _POOL[0]
 
 

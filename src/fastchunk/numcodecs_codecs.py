@@ -82,6 +82,9 @@ class HDF5Codec(Codec):
             config["dtype"] = self.dtype
         return config
 
+    def __reduce__(self):  # by config: the native layout it caches does not pickle
+        return _from_config, (self.get_config(),)
+
     def __repr__(self):
         cfg = self.get_config()
         cfg.pop("id")
@@ -119,6 +122,13 @@ class HDF5Codec(Codec):
         else:
             dtype = np.dtype({1: "u1", 2: "u2", 4: "u4", 8: "u8"}.get(self.elem_size, f"S{self.elem_size}"))
         return _hdf5_encode(data.view(dtype).reshape(self.chunks or [1]), self._entries)
+
+
+def _from_config(config):
+    """A codec from its get_config() (what a pickled codec holds)."""
+    config = dict(config)
+    cls = {c.codec_id: c for c in CODECS}[config.pop("id")]
+    return cls.from_config(config)
 
 
 _ENCODE_LOCK = threading.Lock()
