@@ -154,24 +154,7 @@ class BuildExt(build_ext):
             )
             ext.extra_objects.extend(objs)
             ext.define_macros.append((macro, "1"))
-        if self._has_zlib():
-            ext.define_macros.append(("FC_HAVE_ZLIB", "1"))
-            ext.libraries.append("z")
-        else:
-            print("fastchunk: zlib.h not found; deflate chunks will be read through h5py")
         super().build_extension(ext)
-
-    def _has_zlib(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            probe = os.path.join(tmp, "zprobe.c")
-            with open(probe, "w") as fh:
-                fh.write("#include <zlib.h>\nint main(void) { return zlibVersion() == 0; }\n")
-            try:
-                objs = self.compiler.compile([probe], output_dir=tmp)
-                self.compiler.link_executable(objs, "zprobe", output_dir=tmp, libraries=["z"])
-                return True
-            except Exception:
-                return False
 
 
 native = Extension(

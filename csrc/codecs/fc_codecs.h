@@ -37,7 +37,7 @@ int fc_lz4_filter_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t
 int fc_lzf_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, fc_error_t *err);
 int fc_lzf_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t cap,
                        size_t *produced, fc_error_t *err);
-/* deflate (fc_inflate.c); fc_inflate_free releases the z_stream kept in the scratch. */
+/* deflate (fc_inflate.c); fc_inflate_free releases the decode tables kept in the scratch. */
 int fc_inflate_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                       fc_scratch_t *s, fc_error_t *err);
 int fc_inflate_decode_upto(const uint8_t *src, size_t srclen, uint8_t *dst, size_t cap,

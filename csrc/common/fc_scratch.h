@@ -23,7 +23,7 @@ struct fc_scratch {
     size_t stage_cap[2];
     uint8_t *want;     /* per bitshuffle block: decode it? (partial decodes, engine/fc_partial.c) */
     size_t want_cap;
-    void *zstream;     /* zlib's z_stream, set up on first use (codecs/fc_inflate.c) */
+    void *zstream;     /* inflate's decode tables, allocated on first use (codecs/fc_inflate.c) */
     void *zstd;        /* the zstd decoder's state, allocated on first use (codecs/fc_zstd.c) */
 };
 

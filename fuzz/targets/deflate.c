@@ -1,6 +1,6 @@
-/* deflate.c — fuzz target: deflate filter 1 with a reused z_stream (fc_inflate_decode).
- * Input: u24 decoded size | zlib stream. The scratch (and its z_stream) lives across inputs,
- * as a worker's does, so inflateReset after a failed stream is exercised too. */
+/* deflate.c — fuzz target: deflate filter 1, our own inflate (fc_inflate_decode), exact size.
+ * Input: u24 decoded size | zlib stream. The scratch (and the decoder's tables in it) lives
+ * across inputs, as a worker's does, so a stream after a failed one is exercised too. */
 #include "codecs/fc_codecs.h"
 #include "target.h"
 
