@@ -40,17 +40,22 @@ def machine():
             "h5py": h5py.__version__, "hdf5": h5py.version.hdf5_version}
 
 
+def deflate_native():
+    """Whether this build decodes deflate itself (its own inflate; no zlib needed)."""
+    from . import _native
+    return bool(getattr(_native, "HAVE_DEFLATE", getattr(_native, "HAVE_ZLIB", False)))
+
+
 def native_codecs():
     """{HDF5 filter name: what fastchunk's C code decodes of it}, for this build."""
-    from . import _native
-    zlib = bool(_native.HAVE_ZLIB)
+    deflate = deflate_native()
     codecs = {"bitshuffle": "with LZ4 or zstd, or none (filter 32008)",
               "lz4": "HDF5 LZ4 filter (32004)",
               "zstd": "filter 32015",
               "lzf": "filter 32000",
-              "blosc": "Blosc 1 (32001): blosclz, lz4, lz4hc, snappy, zstd" + (", zlib" if zlib else "")
+              "blosc": "Blosc 1 (32001): blosclz, lz4, lz4hc, snappy, zstd" + (", zlib" if deflate else "")
                        + "; byte and bit shuffle",
-              "deflate": "gzip (1), through zlib" if zlib else "not native: built without zlib (h5py reads it)",
+              "deflate": "gzip (filter 1), fastchunk's own inflate" if deflate else "not native in this build (h5py reads it)",
               "shuffle": "filter 2",
               "fletcher32": "checksum checked (3)",
               "szip": "filter 4, decoded without libaec",
@@ -65,7 +70,7 @@ def config():
     from . import _native
     from .engine import default_num_threads
     doc = machine()
-    doc.update(hdf5plugin=getattr(hdf5plugin, "version", "?"), zlib=bool(_native.HAVE_ZLIB),
+    doc.update(hdf5plugin=getattr(hdf5plugin, "version", "?"), deflate_native=deflate_native(),
                default_threads=default_num_threads(),
                threads_from=("FASTCHUNK_NUM_THREADS" if os.environ.get("FASTCHUNK_NUM_THREADS")
                              else "the CPUs this process may use"),
@@ -86,7 +91,7 @@ def format_config(doc=None):
              f"  cpu            {doc['cpu']}, {doc['cores']} cores ({doc['usable_cores']} usable here)",
              f"  SIMD kernel    {doc['simd_kernel']} (available here: {', '.join(doc['simd_available'])})",
              f"  threads        {doc['default_threads']} per read by default ({doc['threads_from']})",
-             f"  zlib           {'yes: deflate is decoded natively' if doc['zlib'] else 'no: deflate reads through h5py'}",
+             f"  deflate        {'native: fastchunk decodes it (zlib not needed)' if doc['deflate_native'] else 'not native: read through h5py'}",
              "  native codecs"]
     for name, what in doc["native_codecs"].items():
         lines.append(f"    {name:<12} {what}")
@@ -96,5 +101,5 @@ def format_config(doc=None):
 
 def show_config(file=None):
     """Print what this installation is: version, extension, SIMD kernel in use and available,
-    threads, numpy / h5py / HDF5 versions, whether zlib (deflate) is native, the native codecs."""
+    threads, numpy / h5py / HDF5 versions, whether deflate is native, the native codecs."""
     print(format_config(), file=file or sys.stdout)

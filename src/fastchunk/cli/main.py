@@ -88,7 +88,7 @@ def parser():
         "error, 130 interrupted.")
     p.add_argument("--version", action="store_true",
                    help="print the version and exit (with --verbose: SIMD kernel, threads, HDF5, "
-                   "h5py, zlib and the native codecs)")
+                   "h5py, whether deflate is native, the native codecs)")
     p.add_argument("-v", "--verbose", action="store_true", help="with --version: the whole configuration")
     sub = p.add_subparsers(dest="command", metavar="{bench,info,verify}")
     b = sub.add_parser("bench", help="time fastchunk against h5py (no FILE: an Eiger-style demo)",
