@@ -51,6 +51,22 @@ def _load_dtype(value):
     return np.dtype([tuple(f) for f in value] if isinstance(value, list) else value)
 
 
+_SLOTS = []
+_SLOTS_LOCK = threading.Lock()
+
+
+def _decoding():
+    """At most fastchunk.default_num_threads() decodes at once, however many threads call:
+    zarr runs up to async.concurrency (10) chunk decodes side by side, and more decoders than
+    cores, each faulting in a fresh chunk, read 3x slower on 2 cores than 2 at a time."""
+    if not _SLOTS:
+        from .engine import default_num_threads
+        with _SLOTS_LOCK:
+            if not _SLOTS:
+                _SLOTS.append(threading.BoundedSemaphore(default_num_threads()))
+    return _SLOTS[0]
+
+
 class HDF5Codec(Codec):
     """A whole HDF5 filter pipeline (filters: [[filter_id, cd_values], ...] in write order)
     over chunks of `chunks` elements of `elem_size` bytes."""
@@ -100,14 +116,15 @@ class HDF5Codec(Codec):
     def decode(self, buf, out=None):
         job = self._native_job()
         src = _codecs._as_bytes(buf)
-        if out is not None:
-            dest = ensure_contiguous_ndarray(out).reshape(-1).view(np.uint8)
-            if dest.nbytes != self._nbytes:
-                raise ValueError(f"out holds {dest.nbytes} bytes, a chunk {self._nbytes}")
+        with _decoding():
+            if out is not None:
+                dest = ensure_contiguous_ndarray(out).reshape(-1).view(np.uint8)
+                if dest.nbytes != self._nbytes:
+                    raise ValueError(f"out holds {dest.nbytes} bytes, a chunk {self._nbytes}")
+                job.run(src, dest, 0)
+                return out
+            dest = np.empty(self._nbytes, np.uint8)
             job.run(src, dest, 0)
-            return out
-        dest = np.empty(self._nbytes, np.uint8)
-        job.run(src, dest, 0)
         if self._np_dtype is not None:
             return dest.view(self._np_dtype).reshape(self.chunks)
         return dest
