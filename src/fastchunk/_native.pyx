@@ -154,7 +154,11 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     if out.nbytes == 0:
         return 0
     cdef unsigned char[::1] out_v = out.reshape(-1).view(np.uint8)
-    if step_v.shape[0] != ndim or int(np.prod(out_shape)) != out.size:
+    cdef int64_t elems = 1
+    cdef int d
+    for d in range(ndim):  # np.prod would cost more than a small read's decode
+        elems *= shape_v[d]
+    if step_v.shape[0] != ndim or elems != out.size:
         raise ValueError("step/out_shape do not match out")
 
     cdef int nlayouts = len(layouts)
