@@ -13,6 +13,7 @@ from .plan import NotSimple, boxed, make_plan, parse_selection
 from .plan.chunk_index import build_index, contiguous_index, contiguous_slab, has_duplicate_coords
 from .plan.filters import dtype_reason, layout_reason, pipeline_reason, read_pipeline, type_reason
 from .plan.frames import FramePlanner, axis0_range, is_frame_stack
+from .plan.vds import saturate
 from .prefetch import prefetched
 
 
@@ -203,13 +204,46 @@ class Dataset(Node):
         if copy is False:  # numpy 2: a read always allocates
             raise ValueError(f"Dataset.__array__ received copy={copy} but memory allocation "
                              "cannot be avoided on read")
+        if self.shape is None:
+            raise TypeError("Empty datasets have no numpy representation")
         a = np.asarray(self.read(()))
         return a if dtype is None else a.astype(dtype)
 
+    def __iter__(self):
+        """Iterate over the first axis (TypeError for a scalar, as h5py)."""
+        if not self.shape:
+            raise TypeError("Can't iterate over a scalar dataset")
+        for i in range(self.shape[0]):
+            yield self[i]
+
     def astype(self, dtype):
-        """Read with conversion: ``ds.astype('f4')[sel]`` (numpy's conversion of what a native
-        read gives; see the README for where it differs from HDF5's)."""
-        return _Converted(self, lambda a: a.astype(dtype), np.dtype(dtype))
+        """Read with conversion, as HDF5 converts: ``ds.astype('u1')[sel]``. Integers to
+        integers are converted by the native workers, saturating like HDF5; integers and floats
+        to floats by numpy (the same IEEE rounding); anything else by h5py's own astype."""
+        dtype = np.dtype(dtype)
+        return _Converted(self, lambda sel: self._read_as(sel, dtype), dtype)
+
+    def _read_as(self, sel, dtype):
+        if self.shape is None:
+            return h5py.Empty(self.dtype)  # as h5py: the stored type
+        if dtype == self.dtype:
+            return self[sel]
+        if dtype.kind == "f" and self.dtype.kind in "iuf":
+            with np.errstate(all="ignore"):  # overflow to inf, as HDF5 gives
+                return _scalar_or_array(np.asarray(self[sel]).astype(dtype))
+        if self.reads_rows and self.native and engine.can_convert(self.dtype, dtype):
+            try:
+                s = parse_selection(sel, self.shape)
+            except NotSimple:
+                s = None
+            if s is not None and s.points is None and s.mask is None:
+                dest = np.empty(s.out_shape, dtype)
+                if dest.size:
+                    self._run_plan(self.plan(s), s.step, s.out_shape, dest, None,
+                                   self.native_layouts(dtype), saturate(self.fillvalue, dtype))
+                return _scalar_or_array(dest.reshape(s.result_shape))
+        with H5_LOCK:
+            return self._h5.astype(dtype)[sel]
 
     def asstr(self, encoding=None, errors="strict"):
         """Strings read as Python str (h5py's asstr; string datasets are read by h5py)."""
@@ -221,15 +255,21 @@ class Dataset(Node):
         dt = self.dtype
         if dt.names is None:
             raise ValueError("Field names only allowed for compound types")
+        for name in [names] if isinstance(names, str) else names:
+            if name not in dt.names:
+                raise ValueError(f"Field {name} does not appear in this type.")
         if isinstance(names, str):
-            return _Converted(self, lambda a: a[names], dt.fields[names][0])
+            return _Converted(self, lambda sel: _scalar_or_array(np.asarray(self[sel])[names]),
+                              dt.fields[names][0])
         sub = np.dtype([(n, dt.fields[n][0]) for n in names])
-        return _Converted(self, lambda a: _pack_fields(a, sub), sub)
+        return _Converted(self, lambda sel: _scalar_or_array(_pack_fields(np.asarray(self[sel]), sub)), sub)
 
     def read_direct(self, dest, source_sel=None, dest_sel=None):
         """Read source_sel of the dataset into dest[dest_sel] (h5py's read_direct)."""
         if not isinstance(dest, np.ndarray) or not dest.flags.c_contiguous:
             raise TypeError("dest must be a C-contiguous array")
+        if self.shape is None:
+            raise TypeError("Empty datasets have no numpy representation")
         src = () if source_sel is None else source_sel
         if dest_sel is None and dest.dtype == self.dtype and self.native:
             try:
@@ -238,7 +278,10 @@ class Dataset(Node):
             except (ValueError, TypeError):
                 pass  # a shape h5py broadcasts: assign below
         data = self.read(src)
-        dest[() if dest_sel is None else dest_sel] = data
+        try:
+            dest[() if dest_sel is None else dest_sel] = data
+        except ValueError as e:  # h5py's type for shapes that do not broadcast
+            raise TypeError(f"Can't broadcast {np.shape(data)} -> {dest.shape}") from e
 
     def read(self, sel=(), out=None, num_threads=None):
         """Read a selection into a new array or into `out`, like h5py's ``ds[sel]``.
@@ -320,13 +363,15 @@ class Dataset(Node):
     def _read_native(self, s, dest, num_threads):
         self._run_plan(self.plan(s), s.step, s.out_shape, dest, num_threads)
 
-    def _run_plan(self, plan, step, out_shape, dest, num_threads):
+    def _run_plan(self, plan, step, out_shape, dest, num_threads, layouts=None, fill=None):
+        """Run a plan into dest (layouts: the native ones, converting if dest's type differs;
+        fill: what unallocated chunks read as, the fill value by default)."""
         f = self.file
         if plan.missing:
-            dest[...] = self.fillvalue
+            dest[...] = self.fillvalue if fill is None else fill
         with f.reading() as closing:
             engine.run(f, self.name, plan.rows, plan.regions, step, out_shape, dest,
-                       [f.fd_for(self.data_file)], self.native_layouts(), num_threads,
+                       [f.fd_for(self.data_file)], layouts or self.native_layouts(), num_threads,
                        lambda *a: self.describe_chunk(plan, *a), closing)
 
     def _read_rows(self, a, b, drop, num_threads):
@@ -437,11 +482,11 @@ class Dataset(Node):
 class _Converted:
     """ds.astype(...) / ds.fields(...): reads of the dataset with a conversion applied."""
 
-    def __init__(self, ds, convert, dtype):
-        self._ds, self._convert, self.dtype = ds, convert, dtype
+    def __init__(self, ds, read, dtype):
+        self._ds, self._read, self.dtype = ds, read, dtype
 
     def __getitem__(self, sel):
-        return self._convert(np.asarray(self._ds[sel]))
+        return self._read(sel)
 
     def __len__(self):
         return len(self._ds)
@@ -449,6 +494,11 @@ class _Converted:
     def __array__(self, dtype=None, copy=None):
         a = self[()]
         return a if dtype is None else a.astype(dtype)
+
+
+def _scalar_or_array(a):
+    """A 0-d result as the numpy scalar h5py gives."""
+    return a[()] if a.ndim == 0 else a
 
 
 def _pack_fields(a, sub):
