@@ -148,3 +148,16 @@ def test_read_many_names_what_is_wrong(tmp_path):
             f.read_many(["g00/vec", "g00/nope"])
         with pytest.raises(TypeError, match="g01.*group"):
             f.read_many(["g01"])
+
+
+def test_read_many_names_a_damaged_chunk(tmp_path):
+    p = _nexus_like(tmp_path / "n.h5", groups=3)
+    with h5py.File(p, "r") as h:
+        info = h["g01/gz"].id.get_chunk_info(1)
+    with open(p, "r+b") as fh:  # the second chunk of g01/gz: its deflate stream, damaged
+        fh.seek(info.byte_offset + 4)
+        fh.write(b"\xff" * 16)
+    with fastchunk.File(p, "r") as f:
+        with pytest.raises(fastchunk.ChunkDecodeError, match=r"dataset '/g01/gz', codec deflate.*chunk at element \(50,\)"):
+            f.read_many(["g00/gz", "g01/gz", "g02/vec", "g02/gz"])
+        assert_identical(f.read_many(["g02/gz"])["g02/gz"], f["g02/gz"][()])

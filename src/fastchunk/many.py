@@ -12,6 +12,7 @@ from . import engine
 from .errors import chunk_context
 from .libhdf5 import H5_LOCK
 from .plan import parse_selection
+from .plan.rows import merge_plans
 
 
 def read_many(group, names):
@@ -44,13 +45,12 @@ def _read_together(file, itemsize, members):
     stretch of one buffer."""
     total = sum(ds.shape[0] for _, ds in members)
     arena = np.empty(total, dtype=np.dtype(f"V{itemsize}"))
-    rows, regions, layouts, fds, owners, results = [], [], [], [], [], {}
+    merged, layouts, fds, owners, results = [], [], [], [], {}
     base = 0
     with file.reading() as closing:
         for name, ds in members:
             n = ds.shape[0]
-            view = arena[base:base + n]
-            results[name] = view.view(ds.dtype)
+            results[name] = arena[base:base + n].view(ds.dtype)
             plan = ds.plan(parse_selection((), ds.shape))
             if plan.missing:
                 results[name][...] = ds.fillvalue
@@ -58,28 +58,18 @@ def _read_together(file, itemsize, members):
                 fd = file.fd_for(ds.data_file)
                 if fd not in fds:
                     fds.append(fd)
-                r = plan.rows.copy()
-                r["layout_no"] += len(layouts)
-                r["file_no"] = fds.index(fd)
-                reg = plan.regions.copy()
-                reg[:, 1, 0] += base
-                rows.append(r)
-                regions.append(reg)
+                merged.append((plan, len(layouts), fds.index(fd), base))
                 owners.append((ds, plan))
                 layouts.extend(ds.native_layouts())
             base += n
-        if rows:
-            first_row = np.cumsum([0] + [len(r) for r in rows])
-            rows, regions = np.concatenate(rows), np.concatenate(regions)
-            order = np.lexsort((rows["offset"], rows["file_no"]))  # I/O order
-            rows, regions = rows[order], regions[order]
+        if merged:
+            rows, regions, locate = merge_plans(merged)
 
             def describe(row, at, code):
-                row = int(order[row])
-                part = int(np.searchsorted(first_row, row, side="right")) - 1
+                part, k = locate(row)
                 ds, plan = owners[part]
                 where = f"file {ds.data_file!r}, dataset {ds.name!r}, codec {ds.pipeline.codec}"
-                return chunk_context(where, plan, row - int(first_row[part]), ds.chunks, at, code)
+                return chunk_context(where, plan, k, ds.chunks, at, code)
 
             engine.run(file, "read_many", rows, regions, np.ones(1, np.int64), (total,), arena,
                        fds, layouts, None, describe, closing)

@@ -14,6 +14,7 @@ from .dataset import Dataset
 from .libhdf5 import H5_LOCK
 from .node import Node
 from .plan import NotSimple, parse_selection
+from .plan.rows import merge_plans
 from .plan.sources import find_file
 from .plan.vds import (PRINTF_BLOCK, UNLIMITED, Mapping, axis_pattern, mapping_parts, pair_axes,
                        printf_name, saturate, space_axes)
@@ -179,7 +180,7 @@ class VirtualDataset(Dataset):
         parts, covered = self._plan_parts(s)
         if covered < dest.size:
             dest[...] = self._fill
-        rows, regions, owners, layouts, fds = [], [], [], [], []  # owners: (source, plan)
+        merged, owners, layouts, fds = [], [], [], []  # owners: (source, plan) per merged part
         layout_base = {}
         for src, plan, out_start, out_count, _ in parts:
             if plan.missing:
@@ -194,29 +195,17 @@ class VirtualDataset(Dataset):
             fd = self.file.fd_for(src.data_file)
             if fd not in fds:
                 fds.append(fd)
-            r = plan.rows.copy()
-            r["layout_no"] += layout_base[key]
-            r["file_no"] = fds.index(fd)
-            reg = plan.regions.copy()
-            reg[:, 1] += out_start
-            rows.append(r)
-            regions.append(reg)
+            merged.append((plan, layout_base[key], fds.index(fd), out_start))
             owners.append((src, plan))
-        if not rows:
+        if not merged:
             return
-        rows = np.concatenate(rows)
-        regions = np.concatenate(regions)
-        first_row = np.cumsum([0] + [len(plan.rows) for _, plan in owners])
-        order = np.lexsort((rows["offset"], rows["file_no"]))
-        rows, regions = rows[order], regions[order]
+        rows, regions, locate = merge_plans(merged)
 
         def describe(row, at, code):
-            if 0 <= row < len(order):  # back to the source plan the row came from
-                k = int(order[row])
-                part = int(np.searchsorted(first_row, k, side="right")) - 1
+            if 0 <= row < len(rows):  # back to the source plan the row came from
+                part, k = locate(row)
                 src, plan = owners[part]
-                return (f"virtual dataset {self.name!r}: "
-                        + src.describe_chunk(plan, k - int(first_row[part]), at, code))
+                return f"virtual dataset {self.name!r}: " + src.describe_chunk(plan, k, at, code)
             return f"virtual dataset {self.name!r}"
 
         engine.run(self.file, self.name, rows, regions, s.step, s.out_shape, dest, fds, layouts,

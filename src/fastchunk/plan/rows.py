@@ -126,3 +126,28 @@ def make_plan(index, sel, chunks, shape, file_no=0, layout_no=0, plan_box=None):
     rows["flags"] = np.where(partial, C.ROW_PARTIAL, 0)
     missing = nchunks < _grid_chunks_touched(sel, chunks)
     return Plan(rows, regions, coords, missing)
+
+
+def merge_plans(parts):
+    """One read from the plans of several stored datasets (a VDS's sources, read_many's
+    datasets). parts: (plan, layout base, file number, out shift), the shift added to every
+    region's start in `out`. Returns the rows and regions in I/O order (file, offset) and
+    locate(row) -> (part, row of that part's plan), to name a failing chunk."""
+    rows, regions = [], []
+    for plan, layout_base, file_no, shift in parts:
+        r = plan.rows.copy()
+        r["layout_no"] += layout_base
+        r["file_no"] = file_no
+        reg = plan.regions.copy()
+        reg[:, 1] += shift
+        rows.append(r)
+        regions.append(reg)
+    first = np.cumsum([0] + [len(r) for r in rows])
+    rows, regions = np.concatenate(rows), np.concatenate(regions)
+    order = np.lexsort((rows["offset"], rows["file_no"]))
+
+    def locate(row):
+        k = int(order[row])
+        part = int(np.searchsorted(first, k, side="right")) - 1
+        return part, k - int(first[part])
+    return rows[order], regions[order], locate
