@@ -5,36 +5,6 @@
  * read one pread each: 300,000 one-element chunks as 300,000 preads cost 0.2 s. */
 #define DIRECT_READ_MIN ((int64_t)64 << 10)
 
-int fc_row_same_chunk(const fc_read_t *r, int64_t i)
-{
-    if (i < 1)
-        return 0;
-    const fc_row_t *a = &r->rows[i - 1], *b = &r->rows[i];
-    return a->offset == b->offset && a->nbytes == b->nbytes && a->file_no == b->file_no &&
-           a->layout_no == b->layout_no && a->filter_mask == b->filter_mask && a->flags == b->flags;
-}
-
-int64_t fc_row_direct_offset(const fc_read_t *r, const fc_layout_t *lay, const int64_t *cs,
-                             const int64_t *os, const int64_t *cnt)
-{
-    int nd = r->ndim, first_wide = nd;
-    if (lay->elem_size != r->out_elem_size)
-        return -1;
-    for (int d = 0; d < nd; d++) {
-        if (cs[d] != 0 || cnt[d] != lay->chunk_shape[d] || (cnt[d] > 1 && r->step[d] != 1))
-            return -1;
-        if (cnt[d] > 1 && first_wide == nd)
-            first_wide = d;
-    }
-    for (int d = first_wide + 1; d < nd; d++)
-        if (cnt[d] != r->out_shape[d])
-            return -1;
-    int64_t off = 0;
-    for (int d = 0; d < nd; d++)
-        off = off * r->out_shape[d] + os[d];
-    return off;
-}
-
 int64_t fc_row_direct_read(const fc_read_t *r, int64_t i)
 {
     const fc_row_t *row = &r->rows[i];
