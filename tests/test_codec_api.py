@@ -487,7 +487,9 @@ def test_numcodecs_finds_the_codecs_through_the_entry_point(tmp_path):
         assert type(c).__module__ == "fastchunk.numcodecs_codecs", type(c)
         sys.stdout.buffer.write(c.decode(open(sys.argv[1], "rb").read()).tobytes())
     """)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT / "src"),
+    # fastchunk from where this run imports it (an installed copy in CI, src/ in a dev tree)
+    package_root = str(pathlib.Path(fastchunk.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), package_root,
                                                        os.environ.get("PYTHONPATH", "")]))
     run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "chunk.bin")], env=env,
                          capture_output=True, timeout=120)
