@@ -161,3 +161,97 @@ def test_read_many_names_a_damaged_chunk(tmp_path):
         with pytest.raises(fastchunk.ChunkDecodeError, match=r"dataset '/g01/gz', codec deflate.*chunk at element \(50,\)"):
             f.read_many(["g00/gz", "g01/gz", "g02/vec", "g02/gz"])
         assert_identical(f.read_many(["g02/gz"])["g02/gz"], f["g02/gz"][()])
+
+
+# -- whole reads of tiny datasets by HDF5's read call, and opening through h5py's low level --
+
+
+def _tiny_file(path):
+    """Tiny datasets of every storage kind the tiny path takes or refuses."""
+    rng = np.random.default_rng(7)
+    with h5py.File(path, "w") as f:
+        f["contiguous"] = rng.random(10)
+        f.create_dataset("gzip", data=rng.integers(0, 9, 100, dtype="<i4"), chunks=(50,), compression="gzip")
+        f.create_dataset("shuffle_fletcher", data=rng.random((7, 5)).astype(">f4"), chunks=(3, 2),
+                         shuffle=True, fletcher32=True, compression="gzip")
+        compact = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        compact.set_layout(h5py.h5d.COMPACT)
+        f.create_dataset("compact", data=np.arange(6, dtype="u2"), dcpl=compact)
+        f.create_dataset("unallocated", shape=(4, 3), dtype="i2", chunks=(2, 3), fillvalue=-5)
+        f.create_dataset("partly", shape=(40,), dtype="u1", chunks=(8,), fillvalue=3)[8:16] = 9
+        f.create_dataset("szip", data=np.arange(64, dtype="<i4"), chunks=(32,), compression="szip")
+        f.create_dataset("bslz4", data=np.arange(64, dtype="<u2").reshape(8, 8), chunks=(4, 8),
+                         **testing.writers.filter_kwargs("bslz4", 0))
+        f["empty"] = h5py.Empty("f4")
+        f["scalar"] = np.int16(-3)
+        f.create_dataset("at_threshold", data=np.arange(dataset_mod.TINY_BYTES // 8, dtype="<f8"),
+                         chunks=(256,), compression="gzip")
+        f.create_dataset("past_threshold", data=np.arange(dataset_mod.TINY_BYTES // 8 + 1, dtype="<f8"),
+                         chunks=(256,), compression="gzip")
+        f["soft"] = h5py.SoftLink("/gzip")
+        f["dangling"] = h5py.SoftLink("/nowhere")
+        f.create_group("g/é")["x"] = np.arange(3)
+    return path
+
+
+TINY = {"contiguous": False, "gzip": True, "shuffle_fletcher": True, "compact": True,
+        "unallocated": True, "partly": True, "szip": False, "bslz4": False, "at_threshold": True,
+        "past_threshold": False, "soft": True, "g/é/x": False}
+
+
+def test_tiny_datasets_read_as_h5py_whichever_path(tmp_path):
+    p = _tiny_file(tmp_path / "tiny.h5")
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        for name, tiny in TINY.items():
+            ds = f[name]
+            assert ds.tiny is tiny, name
+            for sel in ((), Ellipsis, slice(1, 3)):
+                assert_identical(ds[sel], h[name][sel])
+        assert isinstance(f["empty"][()], h5py.Empty)
+        assert f["scalar"][()] == h["scalar"][()] and type(f["scalar"][()]) is np.int16
+    with fastchunk.File(p, "r", strict=True) as f:
+        assert not f["gzip"].tiny  # strict: native or an error, never HDF5's read
+
+
+def test_fast_open_gives_what_h5py_gives(tmp_path):
+    p = _tiny_file(tmp_path / "tiny.h5")
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        for name in ("gzip", "soft", "g/é/x", "/g/é/x", "g", "g/é"):
+            assert f[name].name == h[name].name, name
+        assert f["soft"].path == "/soft" and f["soft"].name == "/soft"
+        assert f["g"]["é/x"].path == "/g/é/x"
+        for bad in ("nowhere", "dangling", "g/nothing"):
+            with pytest.raises(KeyError):
+                h[bad]
+            with pytest.raises(KeyError):
+                f[bad]
+        assert f["gzip"].maxshape == h["gzip"].maxshape
+        assert f["gzip"].attrs.keys() == h["gzip"].attrs.keys()
+
+
+def test_tiny_dataset_in_a_cut_file_names_the_chunk(tmp_path):
+    """HDF5 reads zeros past the end of a file cut after it was opened: the tiny path checks
+    where the dataset's bytes end first, and the native path reports the cut."""
+    for name in ("gzip", "shuffle_fletcher"):
+        p = _tiny_file(tmp_path / f"{name}.h5")
+        with fastchunk.File(p, "r") as f:
+            ds = f[name]
+            assert ds.tiny
+            end = ds._storage_end()
+            with open(p, "r+b") as fh:
+                fh.truncate(end - 1)
+            with pytest.raises(fastchunk.ChunkReadError, match="end of the file|ends before"):
+                ds[()]
+
+
+def test_damaged_tiny_gzip_chunk_is_named(tmp_path):
+    """HDF5's read fails on a damaged deflate chunk; the native read then names it."""
+    from conftest import assert_names_chunk, chunk_location, patch_file
+    p = _tiny_file(tmp_path / "tiny.h5")
+    at, n = chunk_location(p, "gzip", (50,))
+    patch_file(p, at + n // 2, b"\xff\xff\xff\xff")
+    with fastchunk.File(p, "r") as f:
+        assert f["gzip"].tiny
+        with pytest.raises(fastchunk.ChunkDecodeError) as e:
+            f["gzip"][()]
+    assert_names_chunk(str(e.value), p, "/gzip", (50,), "deflate")

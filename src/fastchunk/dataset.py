@@ -1,5 +1,6 @@
 """Dataset: one stored HDF5 dataset read through the native engine, h5py-shaped. Glue only:
 planning is in plan/, speed is in the native layer (through engine.py)."""
+import math
 import os
 
 import h5py
@@ -20,6 +21,35 @@ from .prefetch import prefetched
 # A contiguous read this small is one pread on the caller's thread: handing it to the engine
 # costs more than the copy (see docs/benchmarks.md, "small reads").
 SMALL_PREAD_BYTES = 1 << 20
+# A whole dataset this small (decoded) is read by HDF5's own read call (Dataset.tiny): a native
+# read first needs the filters, the index and a plan, ~100 us for a dataset just opened, where
+# HDF5 reads 100 gzip-compressed doubles in ~20 us (docs/benchmarks.md, "small reads").
+TINY_BYTES = 16 << 10
+
+
+def _decoded_name(name):
+    """An HDF5 name as h5py gives it: str when it is UTF-8, else bytes (None if anonymous)."""
+    if name is None:
+        return None
+    try:
+        return name.decode("utf8")
+    except UnicodeDecodeError:
+        return name
+
+
+# Filters HDF5's read of a tiny dataset may run: deflate (zlib checks its stream), shuffle and
+# Fletcher-32. Not szip, scale-offset or n-bit (HDF5 returns data from some damaged chunks we
+# refuse), nor plugins (some trust stored lengths and crash on damaged chunks).
+TINY_FILTERS = frozenset({h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32})
+
+
+def _tiny_filters_only(dcpl):
+    """True when HDF5 may read a tiny dataset of this creation property list itself."""
+    with H5_LOCK:
+        return all(dcpl.get_filter(i)[0] in TINY_FILTERS for i in range(dcpl.get_nfilters()))
+
+
+_UNSET = object()  # a lazily read property not read yet (None is a shape: h5py.Empty)
 
 
 class Dataset(Node):
@@ -30,34 +60,82 @@ class Dataset(Node):
     """
 
     plans_points = True  # the planner handles index lists itself (else: read the box, pick)
+    _grid_ = _UNSET  # computed on first use
+    _dsid = _tiny = None
     reads_rows = True  # ds[i] / ds[a:b] straight from the index (_read_rows)
 
-    def __init__(self, h5ds, file, path=None):
-        super().__init__(h5ds, file, path)
-        self.shape = h5ds.shape
-        self.dtype = h5ds.dtype
-        self.chunks = h5ds.chunks
-        # The grid the planner uses: the chunks, or row slabs of a contiguous dataset.
-        self._grid = h5ds.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
-        self.ndim = 0 if self.shape is None else len(self.shape)
+    def __init__(self, h5ds, file, path=None, dsid=None, dcpl=None):
+        """From an h5py Dataset, or from its low-level DatasetID (and creation property list,
+        when the caller has asked for it already): the h5py object is then built only when
+        something needs it, since building it costs more than reading a small dataset."""
+        if h5ds is not None:
+            dsid = h5ds.id
+        self._dsid = dsid
+        # Shape, type and name are read at open: they still answer once the file is closed.
+        super().__init__(h5ds, file, path, name=None if h5ds is not None else
+                         _decoded_name(h5py.h5i.get_name(dsid)))
+        self.shape = dsid.shape
+        self.dtype = dsid.dtype
+        self._dcpl = dsid.get_create_plist() if dcpl is None else dcpl
+        self.chunks = (self._dcpl.get_chunk() if self._dcpl.get_layout() == h5py.h5d.CHUNKED
+                       else None)
         self._index = None
         self._frames = None  # FramePlanner of a frame stack, built on the first frame read
         self._layouts = {}  # output dtype -> native layouts
         self._layout_flags = 0
         # Whether and how the dataset is read natively is decided on first use: opening many
         # small datasets (metadata) must cost no more than h5py's own open.
-        self._pipeline = self._reason = self._data_file = None
+        self._pipeline = self._reason = self._data_file = self._tiny = None
         if file.swmr:
             self._check_swmr_index()
 
+    @property
+    def ndim(self):
+        return 0 if self.shape is None else len(self.shape)
+
+    @property
+    def _grid(self):
+        """The grid the planner uses: the chunks, or row slabs of a contiguous dataset."""
+        grid = self._grid_
+        if grid is _UNSET:
+            grid = self._grid_ = self.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
+        return grid
+
+    @_grid.setter
+    def _grid(self, grid):
+        self._grid_ = grid
+
+    @property
+    def _h5(self):
+        h5 = self._h5obj
+        if h5 is None and self._dsid is not None:
+            with H5_LOCK:
+                h5 = self._h5obj = h5py.Dataset(self._dsid, readonly=True)
+        return h5
+
+    @property
+    def id(self):
+        """h5py's low-level identifier of the dataset."""
+        return self._dsid
+
+    @property
+    def maxshape(self):
+        """Largest shape the dataset may grow to (None: unlimited), as h5py says."""
+        if self._dsid is None:  # a stack built from a master's data files
+            return self.shape
+        with H5_LOCK:
+            dims = self._dsid.get_space().get_simple_extent_dims(True)
+        if dims is None:
+            return None
+        return tuple(None if n == h5py.h5s.UNLIMITED else n for n in dims)
+
     def _decide(self):
         """The codec pipeline, and why the native engine cannot read the dataset ("" if it can)."""
-        h5ds = self._h5
+        dcpl = self._dcpl
         with H5_LOCK:
-            dcpl = h5ds.id.get_create_plist()
             self._pipeline = read_pipeline(dcpl, self.dtype, engine.HAVE_DEFLATE)
-            reason = (layout_reason(h5ds, dcpl, self.shape) or dtype_reason(self.dtype)
-                      or type_reason(h5ds.id.get_type()))
+            reason = (layout_reason(self, dcpl, self.shape) or dtype_reason(self.dtype)
+                      or type_reason(self._dsid.get_type()))
             if not reason:
                 reason, self._layout_flags = pipeline_reason(self._pipeline, dcpl, self.shape,
                                                              self.chunks, lambda: self.index)
@@ -92,7 +170,7 @@ class Dataset(Node):
         the chunk offsets in the index belong to it."""
         if self._data_file is None:
             with H5_LOCK:  # the file's name without building an h5py.File object
-                self._data_file = os.fsdecode(h5py.h5f.get_name(self._h5.id))
+                self._data_file = os.fsdecode(h5py.h5f.get_name(self._dsid))
         return self._data_file
 
     # -- h5py's metadata, as h5py gives it ------------------------------------------------
@@ -103,7 +181,6 @@ class Dataset(Node):
         return property(get, doc=doc)
 
     fillvalue = _h5py_attr("fillvalue", "The value unwritten elements read as.")
-    maxshape = _h5py_attr("maxshape", "Largest shape the dataset may grow to (None: unlimited).")
     compression = _h5py_attr("compression", "h5py's name of the compression filter, or None.")
     compression_opts = _h5py_attr("compression_opts", "The compression filter's options.")
     shuffle = _h5py_attr("shuffle", "True if the shuffle filter is applied.")
@@ -149,8 +226,8 @@ class Dataset(Node):
         """The chunk index (built on first use, then cached)."""
         if self._index is None:
             with H5_LOCK:
-                self._index = (build_index(self._h5, engine.scan_chunks) if self.chunks else
-                               contiguous_index(self._h5, self._grid))
+                self._index = (build_index(self, engine.scan_chunks) if self.chunks else
+                               contiguous_index(self, self._grid))
         return self._index
 
     def refresh(self):
@@ -160,7 +237,7 @@ class Dataset(Node):
         with H5_LOCK:
             self._h5.refresh()
             self.shape = self._h5.shape
-        self._grid = self.chunks or contiguous_slab(self.shape, self.dtype.itemsize)
+        self._grid = _UNSET
         self._index = None
         self._frames = None
         self._layouts = {}
@@ -313,6 +390,10 @@ class Dataset(Node):
         self.file.check_open()
         if not self.shape and not self.file.strict:
             return self._read_scalar(sel, out)
+        if out is None and (sel is Ellipsis or (type(sel) is tuple and not sel)) and self.tiny:
+            got = self._read_tiny()
+            if got is not None:
+                return got
         if not self.native:
             if self.file.strict:
                 raise UnsupportedFilterError(f"{self.file.filename}: {self.name}: {self.reason}")
@@ -420,8 +501,49 @@ class Dataset(Node):
             return self._read_h5py(sel, out)
         a = np.empty((), dtype=dt)
         with H5_LOCK:
-            self._h5.id.read(h5py.h5s.ALL, h5py.h5s.ALL, a)
+            self._dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, a)
         return a if sel is Ellipsis else a[()]
+
+    @property
+    def tiny(self):
+        """True when a whole read of the dataset goes to HDF5's own read call: plain numbers,
+        at most TINY_BYTES, chunked or compact (a small contiguous one is one pread), no filter but TINY_FILTERS, not
+        strict, not SWMR. At this size HDF5's call costs less than finding the filters and
+        chunks a native read needs. Other filters stay native: damaged chunks must end in our
+        error naming the chunk (tests/test_file_faults.py), never in a crash or in data."""
+        t = self._tiny
+        if t is None:
+            dt, f = self.dtype, self.file
+            t = self._tiny = bool(
+                self.reads_rows and self.shape and dt.kind in "iufcb" and not dt.metadata
+                and math.prod(self.shape) * dt.itemsize <= TINY_BYTES and not f.strict
+                and not f.swmr and self._dcpl.get_layout() != h5py.h5d.CONTIGUOUS
+                and _tiny_filters_only(self._dcpl))
+        return t
+
+    def _read_tiny(self):
+        """The whole dataset from HDF5's read call, or None when HDF5 fails: the native path
+        then reads it, or names the damaged chunk and byte offset as for any dataset."""
+        try:
+            if self._storage_end() > os.path.getsize(self.data_file):
+                return None  # HDF5 would read zeros past the end of a cut file: say so natively
+            a = np.empty(self.shape, dtype=self.dtype)
+            with H5_LOCK:
+                self._dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, a)
+        except Exception:
+            return None
+        return a
+
+    def _storage_end(self):
+        """The file offset where a chunked dataset's stored bytes end (0 when none are
+        allocated, or when they sit in the object header)."""
+        if self.chunks is None:
+            return 0  # compact (contiguous datasets are never tiny: one pread reads them)
+        index = self.index
+        end = index.end
+        if end is None:
+            end = index.end = int((index.offset + index.nbytes).max()) if len(index) else 0
+        return end
 
     def _read_h5py(self, sel, out):
         data = self._h5[sel]

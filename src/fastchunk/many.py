@@ -36,8 +36,10 @@ def read_many(group, names):
 
 
 def _batchable(ds):
+    """1-D chunked datasets read natively; not tiny ones, which HDF5's read call takes for
+    less than their share of a plan (Dataset.tiny)."""
     return (ds.reads_rows and ds.chunks is not None and len(ds.shape or ()) == 1
-            and ds.shape[0] > 0 and ds.native)
+            and ds.shape[0] > 0 and not ds.tiny and ds.native)
 
 
 def _read_together(file, itemsize, members):

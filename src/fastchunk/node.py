@@ -12,11 +12,18 @@ class Node:
     it differs from `name` (HDF5's name, in the file that holds the object) behind an
     external link, and is what a pickled copy reopens."""
 
-    def __init__(self, h5obj, file, path=None):
-        self._h5 = h5obj
+    def __init__(self, h5obj, file, path=None, name=None):
+        self._h5obj = h5obj
         self.file = file
-        self.name = h5obj.name if h5obj is not None else path
+        if name is None:
+            name = h5obj.name if h5obj is not None else path
+        self.name = name
         self.path = path or self.name
+
+    @property
+    def _h5(self):
+        """The h5py object (a subclass may build it on first use)."""
+        return self._h5obj
 
     @property
     def h5(self):
@@ -40,19 +47,19 @@ class Node:
         return self.file[posixpath.dirname(self.path.rstrip("/")) or "/"]
 
     def __bool__(self):
-        if self.file.closed or self._h5 is None:
+        if self.file.closed or self.id is None:
             return not self.file.closed
         with H5_LOCK:
-            return bool(self._h5.id)
+            return bool(self.id)
 
     def __eq__(self, other):
-        if self._h5 is None or not isinstance(getattr(other, "id", None), type(self.id)):
+        if self.id is None or not isinstance(getattr(other, "id", None), type(self.id)):
             return self is other
         with H5_LOCK:
             return self.id == other.id
 
     def __hash__(self):
-        if self._h5 is None:
+        if self.id is None:
             return id(self)
         with H5_LOCK:
             return hash(self.id)

@@ -30,6 +30,7 @@ class VirtualDataset(Dataset):
 
     def __init__(self, h5ds, file, mappings=None, fillvalue=None, path=None):
         Node.__init__(self, h5ds, file, path)
+        self._dsid = h5ds.id if h5ds is not None else None
         self.chunks = None
         self._grid = None  # no storage grid of its own: dask_chunks() batches whole frames
         self._fill = fillvalue
