@@ -9,6 +9,8 @@ the same header, says otherwise (a stale generated file).
 """
 import sys
 
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release,
+                            PyObject_GetBuffer)
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int64_t, uint32_t
 from libc.stdlib cimport free, malloc
@@ -124,6 +126,29 @@ cdef object _raise(fc_error_t *err, describe):
     raise error_from_status(err.code, what, context)
 
 
+cdef object _I8 = np.dtype(np.int64)
+
+
+cdef int _pin(object a, Py_buffer *view, int flags, Py_ssize_t nbytes, what) except -1:
+    """Pin numpy array a's memory (C-contiguous; writeable with PyBUF_WRITABLE) and check it
+    holds nbytes. The buffer protocol directly: a typed memoryview parses the format string
+    of every array on every call, which costs more than a small read's decode."""
+    PyObject_GetBuffer(a, view, flags | PyBUF_C_CONTIGUOUS)
+    if view.len != nbytes:
+        PyBuffer_Release(view)
+        raise ValueError(f"{what} has {view.len} bytes, the plan needs {nbytes}")
+    return 0
+
+
+cdef int _int64s(object seq, int64_t *dst, int n, what) except -1:
+    """A short sequence of integers (step, shape) into dst[n]."""
+    if len(seq) != n:
+        raise ValueError(f"{what} has {len(seq)} entries, out has {n} axes")
+    for d in range(n):
+        dst[d] = seq[d]
+    return 0
+
+
 def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
          long long io_inflight_bytes=0, describe=None, stop=None):
     """Run a read plan: decode every row's chunk into its region of `out`.
@@ -135,61 +160,74 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     stop: an object with is_set() (a threading.Event), looked at every wait slice; once set the
     read is cancelled and read() returns None.
     """
-    if rows.dtype != ROW_DTYPE or not rows.flags.c_contiguous:
+    if not isinstance(rows, np.ndarray) or not (rows.dtype is ROW_DTYPE or rows.dtype == ROW_DTYPE):
         raise TypeError("rows must be a C-contiguous ROW_DTYPE array")
     if not (isinstance(out, np.ndarray) and out.flags.c_contiguous and out.flags.writeable):
         raise TypeError("out must be a writeable C-contiguous numpy array")
     cdef int ndim = len(out_shape)
-    cdef Py_ssize_t nrows = rows.shape[0]
+    cdef Py_ssize_t nrows = len(rows)
     if nrows == 0:
         return 0
-    regions = np.ascontiguousarray(regions, dtype=np.int64)
+    if ndim < 1 or ndim > FC_MAX_DIMS:
+        raise ValueError(f"out has {ndim} axes")
+    if not (isinstance(regions, np.ndarray) and regions.dtype == _I8):
+        regions = np.ascontiguousarray(regions, dtype=np.int64)
     if regions.shape != (nrows, 3, ndim):
         raise ValueError(f"regions shape {regions.shape} != {(nrows, 3, ndim)}")
-    cdef const unsigned char[::1] rows_v = rows.view(np.uint8).reshape(-1)
-    cdef const int64_t[::1] reg_v = regions.reshape(-1)
-    cdef const int64_t[::1] step_v = np.ascontiguousarray(step, dtype=np.int64)
-    cdef const int64_t[::1] shape_v = np.ascontiguousarray(out_shape, dtype=np.int64)
-    cdef const int[::1] fds_v = np.ascontiguousarray(fds, dtype=np.intc)
-    if out.nbytes == 0:
-        return 0
-    cdef unsigned char[::1] out_v = out.reshape(-1).view(np.uint8)
+    cdef int64_t step_c[FC_MAX_DIMS]
+    cdef int64_t shape_c[FC_MAX_DIMS]
+    _int64s(step, step_c, ndim, "step")
+    _int64s(out_shape, shape_c, ndim, "out_shape")
     cdef int64_t elems = 1
     cdef int d
-    for d in range(ndim):  # np.prod would cost more than a small read's decode
-        elems *= shape_v[d]
-    if step_v.shape[0] != ndim or elems != out.size:
-        raise ValueError("step/out_shape do not match out")
-
+    for d in range(ndim):
+        elems *= shape_c[d]
+    if elems != out.size:
+        raise ValueError("out_shape does not match out")
+    if elems == 0:
+        return 0
+    cdef Py_ssize_t nfiles = len(fds)
+    cdef int fds_small[8]
+    cdef int *fds_c = &fds_small[0] if nfiles <= 8 else <int *>malloc(nfiles * sizeof(int))
     cdef int nlayouts = len(layouts)
     cdef fc_layout_t *lays = <fc_layout_t *>malloc(max(nlayouts, 1) * sizeof(fc_layout_t))
-    if lays == NULL:
-        raise MemoryError
-    cdef Layout lay
-    for i, lay in enumerate(layouts):
-        lays[i] = lay.c
-
+    cdef Py_buffer rows_b, reg_b, out_b
+    cdef int pinned = 0
     cdef fc_read_t req
-    req.rows = <const fc_row_t *>&rows_v[0]
-    req.nrows = nrows
-    req.regions = &reg_v[0]
-    req.step = &step_v[0]
-    req.out_shape = &shape_v[0]
-    req.ndim = ndim
-    req.out_elem_size = out.dtype.itemsize
-    req.out = &out_v[0]
-    req.fds = &fds_v[0] if fds_v.shape[0] else NULL
-    req.nfiles = fds_v.shape[0]
-    req.layouts = lays
-    req.nlayouts = nlayouts
-    req.num_threads = max(1, num_threads)
-    req.io_inflight_bytes = io_inflight_bytes
-
     cdef fc_error_t err
     cdef fc_job_t *job = NULL
     cdef int rc, done = 0
     cdef int64_t decoded = 0
+    cdef Layout lay
     try:
+        if lays == NULL or fds_c == NULL:
+            raise MemoryError
+        for d in range(nfiles):
+            fds_c[d] = fds[d]
+        for d in range(nlayouts):
+            lay = layouts[d]
+            lays[d] = lay.c
+        _pin(rows, &rows_b, PyBUF_SIMPLE, nrows * sizeof(fc_row_t), "rows")
+        pinned = 1
+        _pin(regions, &reg_b, PyBUF_SIMPLE, nrows * 3 * ndim * 8, "regions")
+        pinned = 2
+        _pin(out, &out_b, PyBUF_WRITABLE, elems * out.dtype.itemsize, "out")
+        pinned = 3
+        req.rows = <const fc_row_t *>rows_b.buf
+        req.nrows = nrows
+        req.regions = <const int64_t *>reg_b.buf
+        req.step = &step_c[0]
+        req.out_shape = &shape_c[0]
+        req.ndim = ndim
+        req.out_elem_size = out.dtype.itemsize
+        req.out = <uint8_t *>out_b.buf
+        req.fds = fds_c if nfiles else NULL
+        req.nfiles = nfiles
+        req.layouts = lays
+        req.nlayouts = nlayouts
+        req.num_threads = max(1, num_threads)
+        req.io_inflight_bytes = io_inflight_bytes
+
         with nogil:
             rc = fc_job_start(&req, &job, &err)
         if rc != FC_OK:
@@ -219,6 +257,14 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
         if rc != FC_OK:
             _raise(&err, describe)
     finally:
+        if pinned >= 3:
+            PyBuffer_Release(&out_b)
+        if pinned >= 2:
+            PyBuffer_Release(&reg_b)
+        if pinned >= 1:
+            PyBuffer_Release(&rows_b)
+        if fds_c != &fds_small[0]:
+            free(fds_c)
         free(lays)
     return decoded
 

@@ -74,8 +74,9 @@ def can_convert(src, dst):
 
 def run(file, name, rows, regions, step, out_shape, dest, fds, lays, num_threads, describe, closing):
     """Run a read plan into dest; FileClosedError if the file was closed meanwhile."""
-    done = _native.read(rows, regions, step, out_shape, dest, fds, lays,
-                        file.num_threads if num_threads is None else num_threads,
+    if num_threads is None:  # one chunk is decoded on the caller's thread: no need to ask
+        num_threads = 1 if len(rows) == 1 else file.num_threads
+    done = _native.read(rows, regions, step, out_shape, dest, fds, lays, num_threads,
                         file.io_inflight_bytes, describe=describe, stop=closing)
     if done is None:
         raise FileClosedError(f"{file.filename}: the file was closed during the read of {name!r}")
