@@ -60,7 +60,7 @@ class Dataset(Node):
     """
 
     plans_points = True  # the planner handles index lists itself (else: read the box, pick)
-    _grid_ = _UNSET  # computed on first use
+    _grid_ = _start = _UNSET  # computed on first use (_start: a contiguous dataset's address)
     _dsid = _tiny = None
     reads_rows = True  # ds[i] / ds[a:b] straight from the index (_read_rows)
 
@@ -237,7 +237,7 @@ class Dataset(Node):
         with H5_LOCK:
             self._h5.refresh()
             self.shape = self._h5.shape
-        self._grid = _UNSET
+        self._grid = self._start = _UNSET
         self._index = None
         self._frames = None
         self._layouts = {}
@@ -472,20 +472,23 @@ class Dataset(Node):
         return dest[0] if drop else dest
 
     def _pread_rows(self, a, dest):
-        """Rows of a contiguous dataset from a+0 on, straight into dest with one pread."""
-        index = self.index
-        if not len(index):  # no storage allocated yet
+        """Rows of a contiguous dataset from a+0 on, straight into dest with one pread (from
+        where HDF5 says the data start: no index of row slabs needed)."""
+        start = self._start
+        if start is _UNSET:
+            with H5_LOCK:
+                start = self._start = self._dsid.get_offset()  # an absolute address
+        if start is None:  # no storage allocated yet
             dest[...] = self.fillvalue
             return
-        row_bytes = dest.nbytes // len(dest)
+        at = start + a * (dest.nbytes // len(dest))
         f = self.file
         with f.reading():
-            got = _pread_into(f.fd_for(self.data_file), dest.reshape(-1).view(np.uint8),
-                              int(index.offset[0]) + a * row_bytes)
+            got = _pread_into(f.fd_for(self.data_file), dest.reshape(-1).view(np.uint8), at)
         if got != dest.nbytes:
             raise ChunkReadError(f"file ends before the dataset does: file {self.data_file!r}, "
                                  f"dataset {self.name!r}, {got} of {dest.nbytes} bytes at file "
-                                 f"offset {int(index.offset[0]) + a * row_bytes}")
+                                 f"offset {at}")
 
     def describe_chunk(self, plan, row, at, code):
         """Error context for row `row` of plan: file, dataset, codec, chunk, offsets."""
