@@ -255,3 +255,75 @@ def test_damaged_tiny_gzip_chunk_is_named(tmp_path):
         with pytest.raises(fastchunk.ChunkDecodeError) as e:
             f["gzip"][()]
     assert_names_chunk(str(e.value), p, "/gzip", (50,), "deflate")
+
+
+# -- read-ahead of ds[i] loops ---------------------------------------------------------------
+
+
+def _stack(tmp_path, chunks0=1, missing=(), n=23, codec="bslz4"):
+    data = _data("<u2", (n, 6, 5), seed=chunks0)
+    p = testing.write_dataset(tmp_path / f"stack{chunks0}.h5", "x", None, (chunks0, 6, 5), codec,
+                              shape=data.shape, dtype=data.dtype, fillvalue=7)
+    with h5py.File(p, "r+") as f:
+        for i in range(n):
+            if i // chunks0 not in missing:
+                f["x"][i] = data[i]
+    return p
+
+
+PATTERNS = {
+    "loop": list(range(23)),
+    "restarted loop": list(range(10)) + list(range(4, 23)),
+    "jumps": [0, 1, 2, 9, 10, 11, 12, 3, 4, 22, 21, 20],
+    "every other": list(range(0, 23, 2)),
+    "negative": [-5, -4, -3, -2, -1],
+    "same frame twice": [0, 1, 2, 2, 3, 3, 4],
+}
+
+
+@pytest.mark.parametrize("chunks0", [1, 4])
+@pytest.mark.parametrize("pattern", list(PATTERNS))
+def test_frame_loops_read_as_h5py(tmp_path, chunks0, pattern):
+    p = _stack(tmp_path, chunks0, missing={2})
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        ds, hd = f["x"], h["x"]
+        for i in PATTERNS[pattern]:
+            got = ds[i]
+            assert_identical(got, hd[i])
+            assert got.flags.writeable and got.flags.c_contiguous
+            got[...] = 0  # writing into a frame changes nothing a later read gives
+        for i in PATTERNS[pattern]:
+            assert_identical(ds[i], hd[i])
+
+
+def test_loop_reads_ahead_in_growing_blocks(tmp_path, monkeypatch):
+    """The blocks double while the loop goes on and stop at the end of the dataset."""
+    from fastchunk import readahead
+    p = _stack(tmp_path)
+    blocks = []
+    with fastchunk.File(p, "r") as f:
+        ds = f["x"]
+        read = ds._read_block
+        monkeypatch.setattr(ds, "_read_block", lambda a, b: blocks.append((a, b)) or read(a, b))
+        for i in range(23):
+            ds[i]
+    assert blocks == [(1, 3), (3, 7), (7, 15), (15, 23)]
+    assert readahead.MAX_FRAMES >= 8
+
+
+def test_damaged_frame_ahead_of_the_loop(tmp_path):
+    """A damaged chunk in a read-ahead block fails only the frame it holds, naming it."""
+    from conftest import assert_names_chunk, chunk_location, patch_file
+    p = _stack(tmp_path)
+    at, n = chunk_location(p, "x", (9, 0, 0))
+    patch_file(p, at + 12, b"\xff" * 8)  # the LZ4 block-size field of the first block
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        want = {i: h["x"][i] for i in range(23) if i != 9}
+        ds = f["x"]
+        for i in range(23):
+            if i == 9:
+                with pytest.raises(fastchunk.ChunkDecodeError) as e:
+                    ds[i]
+                assert_names_chunk(str(e.value), p, "/x", (9, 0, 0))
+            else:
+                assert_identical(ds[i], want[i])

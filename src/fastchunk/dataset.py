@@ -16,6 +16,7 @@ from .plan.filters import dtype_reason, layout_reason, pipeline_reason, read_pip
 from .plan.frames import FramePlanner, axis0_range, is_frame_stack
 from .plan.vds import saturate
 from .prefetch import prefetched
+from .readahead import ReadAhead
 
 
 # A contiguous read this small is one pread on the caller's thread: handing it to the engine
@@ -61,7 +62,7 @@ class Dataset(Node):
 
     plans_points = True  # the planner handles index lists itself (else: read the box, pick)
     _grid_ = _start = _UNSET  # computed on first use (_start: a contiguous dataset's address)
-    _dsid = _tiny = None
+    _dsid = _tiny = _ahead = None
     reads_rows = True  # ds[i] / ds[a:b] straight from the index (_read_rows)
 
     def __init__(self, h5ds, file, path=None, dsid=None, dcpl=None):
@@ -239,7 +240,7 @@ class Dataset(Node):
             self.shape = self._h5.shape
         self._grid = self._start = _UNSET
         self._index = None
-        self._frames = None
+        self._frames = self._ahead = None
         self._layouts = {}
         self._check_swmr_index()
         return self
@@ -457,7 +458,16 @@ class Dataset(Node):
 
     def _read_rows(self, a, b, drop, num_threads):
         """ds[a:b] (ds[a] when drop) without parsing or box search: frame stacks plan from a
-        table of their chunks, small contiguous datasets are one pread."""
+        table of their chunks (a loop of ds[i] reads ahead), small contiguous datasets are
+        one pread."""
+        if drop and num_threads is None and self.chunks is not None and is_frame_stack(self.chunks, self.shape):
+            ahead = self._ahead
+            if ahead is None:
+                ahead = self._ahead = ReadAhead(self.shape[0],
+                                                math.prod(self.shape[1:]) * self.dtype.itemsize)
+            frame = ahead.frame(a, self._read_block)
+            if frame is not None:
+                return frame
         dest = np.empty((b - a,) + self.shape[1:], dtype=self.dtype)
         if dest.size:
             if self.chunks is None and dest.nbytes <= SMALL_PREAD_BYTES:
@@ -470,6 +480,9 @@ class Dataset(Node):
                 planner = self._frames
                 self._run_plan(planner.plan(a, b), planner.step, dest.shape, dest, num_threads)
         return dest[0] if drop else dest
+
+    def _read_block(self, a, b):
+        return self._read_rows(a, b, False, None)
 
     def _pread_rows(self, a, dest):
         """Rows of a contiguous dataset from a+0 on, straight into dest with one pread (from
