@@ -327,3 +327,22 @@ def test_damaged_frame_ahead_of_the_loop(tmp_path):
                 assert_names_chunk(str(e.value), p, "/x", (9, 0, 0))
             else:
                 assert_identical(ds[i], want[i])
+
+
+@pytest.mark.parametrize("codec", ["gzip", "bslz4", None])
+def test_parts_of_small_chunks_from_the_kept_chunk(tmp_path, codec):
+    """ds[a:b] inside one small chunk comes from the last chunk decoded whole: every part, in
+    any order, is what h5py reads, and writing into a result changes no later read."""
+    data = _data("<i4", (1000,))
+    p = testing.write_dataset(tmp_path / "v.h5", "v", data, (100,), codec)
+    sels = [slice(10, 20), slice(0, 100), slice(95, 105), slice(150, 151), slice(10, 20), 5, -1,
+            slice(990, 1000), slice(10, 11)]
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        for sel in sels:
+            got = f["v"][sel]
+            assert_identical(got, h["v"][sel])
+            if isinstance(got, np.ndarray):
+                got[...] = -9
+        ds = f["v"]
+        for sel in sels:
+            assert_identical(ds[sel], h["v"][sel])

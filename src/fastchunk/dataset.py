@@ -26,6 +26,10 @@ SMALL_PREAD_BYTES = 1 << 20
 # read first needs the filters, the index and a plan, ~100 us for a dataset just opened, where
 # HDF5 reads 100 gzip-compressed doubles in ~20 us (docs/benchmarks.md, "small reads").
 TINY_BYTES = 16 << 10
+# Part of a chunk of at most this many decoded bytes is read by decoding the whole chunk once
+# and keeping it (Dataset._cached_chunk): a 10-element read of a 100-element gzip chunk then
+# costs a copy, not an inflate (HDF5's chunk cache does the same, up to 1 MiB per dataset).
+CACHED_CHUNK_BYTES = 64 << 10
 
 
 def _decoded_name(name):
@@ -62,7 +66,7 @@ class Dataset(Node):
 
     plans_points = True  # the planner handles index lists itself (else: read the box, pick)
     _grid_ = _start = _UNSET  # computed on first use (_start: a contiguous dataset's address)
-    _dsid = _tiny = _ahead = None
+    _dsid = _tiny = _ahead = _chunk = None
     reads_rows = True  # ds[i] / ds[a:b] straight from the index (_read_rows)
 
     def __init__(self, h5ds, file, path=None, dsid=None, dcpl=None):
@@ -240,7 +244,7 @@ class Dataset(Node):
             self.shape = self._h5.shape
         self._grid = self._start = _UNSET
         self._index = None
-        self._frames = self._ahead = None
+        self._frames = self._ahead = self._chunk = None
         self._layouts = {}
         self._check_swmr_index()
         return self
@@ -478,8 +482,27 @@ class Dataset(Node):
                 if self._frames is None:
                     self._frames = FramePlanner(self.index, self.chunks, self.shape)
                 planner = self._frames
-                self._run_plan(planner.plan(a, b), planner.step, dest.shape, dest, num_threads)
+                c0 = planner.c0
+                k = a // c0
+                if b - a < c0 and k == (b - 1) // c0 and dest.nbytes * c0 // (b - a) <= CACHED_CHUNK_BYTES:
+                    dest[...] = self._cached_chunk(k)[a - k * c0:b - k * c0]
+                else:
+                    self._run_plan(planner.plan(a, b), planner.step, dest.shape, dest, num_threads)
         return dest[0] if drop else dest
+
+    def _cached_chunk(self, k):
+        """The rows of small chunk k of a frame stack, decoded whole and kept (the last one
+        only): reads of a few elements of a small chunked dataset come from memory, as from
+        HDF5's chunk cache, instead of decoding the chunk again for each."""
+        cached = self._chunk
+        if cached is None or cached[0] != k:
+            c0 = self._frames.c0
+            lo, hi = k * c0, min(k * c0 + c0, self.shape[0])
+            rows = np.empty((hi - lo,) + self.shape[1:], dtype=self.dtype)
+            planner = self._frames
+            self._run_plan(planner.plan(lo, hi), planner.step, rows.shape, rows, None)
+            cached = self._chunk = (k, rows)
+        return cached[1]
 
     def _read_block(self, a, b):
         return self._read_rows(a, b, False, None)
