@@ -17,41 +17,21 @@ from .plan.rows import merge_plans
 
 def read_many(group, names):
     """dict name -> exactly what group[name][()] gives, for every name."""
-    datasets = {}
-    parents = {}
-    with H5_LOCK:
-        for name in names:
-            obj = _open(group, name, parents)
-            if not hasattr(obj, "read"):
-                raise TypeError(f"{group.file.filename}: {name!r} is a group, not a dataset")
-            datasets[name] = obj
     out, batch = {}, {}
-    for name, ds in datasets.items():
+    for name in names:
+        with H5_LOCK:
+            ds = group[name]  # KeyError naming it when missing
+        if not hasattr(ds, "read"):
+            raise TypeError(f"{group.file.filename}: {name!r} is a group, not a dataset")
         if _batchable(ds):
             batch.setdefault(ds.dtype.itemsize, []).append((name, ds))
         else:
+            # Read now and let go: hundreds of datasets held open at once make HDF5's
+            # metadata cache, and every later open, slower than reading them one by one.
             out[name] = ds[()]
     for itemsize, members in batch.items():
         out.update(_read_together(group.file, itemsize, members))
-    return {name: out[name] for name in datasets}  # in the order asked
-
-
-def _open(group, name, parents):
-    """group[name], opening each parent group once: HDF5 walks a path link by link, and
-    metadata lives in many datasets of few groups (a KeyError names what is missing)."""
-    head, _, base = name.rpartition("/") if isinstance(name, str) else ("", "", name)
-    if head and base and base not in (".", ".."):
-        parent = parents.get(head)
-        if parent is None:
-            try:
-                parent = parents[head] = group[head]
-            except KeyError:
-                parent = parents[head] = False
-        if parent is not False and hasattr(parent, "_open_fast"):
-            obj = parent._open_fast(base)
-            if obj is not None:
-                return obj
-    return group[name]
+    return {name: out[name] for name in names}  # in the order asked
 
 
 def _batchable(ds):
