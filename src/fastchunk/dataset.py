@@ -520,7 +520,7 @@ class Dataset(Node):
         at = start + a * (dest.nbytes // len(dest))
         f = self.file
         with f.reading():
-            got = _pread_into(f.fd_for(self.data_file), dest.reshape(-1).view(np.uint8), at)
+            got = _pread_into(f.fd_for(self.data_file), dest, at)
         if got != dest.nbytes:
             raise ChunkReadError(f"file ends before the dataset does: file {self.data_file!r}, "
                                  f"dataset {self.name!r}, {got} of {dest.nbytes} bytes at file "
@@ -670,10 +670,13 @@ def _pack_fields(a, sub):
     return out
 
 
-def _pread_into(fd, buf, offset):
-    """Read len(buf) bytes at offset into buf (a writeable uint8 array); bytes read."""
-    if hasattr(os, "preadv"):
-        return os.preadv(fd, [buf], offset)
-    data = os.pread(fd, len(buf), offset)
-    buf[:len(data)] = np.frombuffer(data, np.uint8)
+def _pread_into(fd, dest, offset):
+    """Read dest.nbytes bytes at offset into dest (a writeable C-contiguous array); bytes read."""
+    if _HAVE_PREADV:
+        return os.preadv(fd, [dest], offset)
+    data = os.pread(fd, dest.nbytes, offset)
+    dest.reshape(-1).view(np.uint8)[:len(data)] = np.frombuffer(data, np.uint8)
     return len(data)
+
+
+_HAVE_PREADV = hasattr(os, "preadv")  # not on macOS before Python 3.13 / macOS 11
