@@ -346,3 +346,25 @@ def test_parts_of_small_chunks_from_the_kept_chunk(tmp_path, codec):
         ds = f["v"]
         for sel in sels:
             assert_identical(ds[sel], h["v"][sel])
+
+
+def test_small_contiguous_kept_after_first_read(tmp_path):
+    """A metadata-sized contiguous dataset is read once and kept (a bigger one is not): every
+    later selection is what h5py reads, and writing into a result changes no later read."""
+    p = tmp_path / "c.h5"
+    with h5py.File(p, "w") as f:
+        f["small"] = np.arange(40, dtype=">i2").reshape(8, 5)
+        f["big"] = np.arange(dataset_mod.CACHED_CONTIGUOUS_BYTES // 2 + 10, dtype="<i4")
+    with h5py.File(p, "r") as h, fastchunk.File(p, "r") as f:
+        for name in ("small", "big"):
+            ds = f[name]
+            for sel in ((), 0, slice(2, 5), -1, Ellipsis, (slice(1, 3),)):
+                got = ds[sel]
+                assert_identical(got, h[name][sel])
+                if isinstance(got, np.ndarray):
+                    got[...] = 1
+            assert_identical(ds[()], h[name][()])
+    with fastchunk.File(p, "r") as f:
+        ds = f["small"]
+        ds[0]
+        assert ds._chunk is not None and f["big"]._chunk is None

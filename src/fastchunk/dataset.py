@@ -29,6 +29,9 @@ TINY_BYTES = 16 << 10
 # Part of a chunk of at most this many decoded bytes is read by decoding the whole chunk once
 # and keeping it (Dataset._cached_chunk): a 10-element read of a 100-element gzip chunk then
 # costs a copy, not an inflate (HDF5's chunk cache does the same, up to 1 MiB per dataset).
+# A contiguous dataset this small is kept whole after its first read (Dataset._cached_contiguous):
+# metadata-sized only, since every dataset object that has been read keeps its copy.
+CACHED_CONTIGUOUS_BYTES = 4 << 10
 CACHED_CHUNK_BYTES = 64 << 10
 
 
@@ -475,7 +478,10 @@ class Dataset(Node):
         dest = np.empty((b - a,) + self.shape[1:], dtype=self.dtype)
         if dest.size:
             if self.chunks is None and dest.nbytes <= SMALL_PREAD_BYTES:
-                self._pread_rows(a, dest)
+                if dest.nbytes * self.shape[0] // (b - a) <= CACHED_CONTIGUOUS_BYTES:
+                    dest[...] = self._cached_contiguous()[a:b]
+                else:
+                    self._pread_rows(a, dest)
             elif self.chunks is None or not is_frame_stack(self.chunks, self.shape):
                 self._read_native(parse_selection(slice(a, b), self.shape), dest, num_threads)
             else:
@@ -489,6 +495,16 @@ class Dataset(Node):
                 else:
                     self._run_plan(planner.plan(a, b), planner.step, dest.shape, dest, num_threads)
         return dest[0] if drop else dest
+
+    def _cached_contiguous(self):
+        """All of a small contiguous dataset, read once and kept (as HDF5's sieve buffer
+        keeps raw data, up to 64 KiB): later reads of it are a copy, not a system call."""
+        cached = self._chunk
+        if cached is None:
+            rows = np.empty(self.shape, dtype=self.dtype)
+            self._pread_rows(0, rows)
+            cached = self._chunk = (None, rows)
+        return cached[1]
 
     def _cached_chunk(self, k):
         """The rows of small chunk k of a frame stack, decoded whole and kept (the last one
