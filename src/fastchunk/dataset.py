@@ -562,43 +562,44 @@ class Dataset(Node):
     @property
     def tiny(self):
         """True when a whole read of the dataset goes to HDF5's own read call: plain numbers,
-        at most TINY_BYTES, chunked or compact (a small contiguous one is one pread), no filter but TINY_FILTERS, not
-        strict, not SWMR. At this size HDF5's call costs less than finding the filters and
-        chunks a native read needs. Other filters stay native: damaged chunks must end in our
-        error naming the chunk (tests/test_file_faults.py), never in a crash or in data."""
+        at most TINY_BYTES (contiguous: CACHED_CONTIGUOUS_BYTES, then kept), no filter but
+        TINY_FILTERS, not strict, not SWMR. At this size HDF5's call costs less than finding the
+        filters and chunks a native read needs. Other filters stay native: damaged chunks must
+        end in our error naming the chunk (tests/test_file_faults.py), never in a crash or in
+        data."""
         t = self._tiny
+        if t is None and not self.reads_rows:
+            t = self._tiny = False  # a virtual dataset: its mappings decide
         if t is None:
             dt, f = self.dtype, self.file
+            nbytes = math.prod(self.shape or ()) * dt.itemsize
+            contiguous = self._dcpl.get_layout() == h5py.h5d.CONTIGUOUS
             t = self._tiny = bool(
                 self.reads_rows and self.shape and dt.kind in "iufcb" and not dt.metadata
-                and math.prod(self.shape) * dt.itemsize <= TINY_BYTES and not f.strict
-                and not f.swmr and self._dcpl.get_layout() != h5py.h5d.CONTIGUOUS
+                and nbytes <= (CACHED_CONTIGUOUS_BYTES if contiguous else TINY_BYTES)
+                and not f.strict and not f.swmr and not self._dcpl.get_external_count()
                 and _tiny_filters_only(self._dcpl))
         return t
 
     def _read_tiny(self):
-        """The whole dataset from HDF5's read call, or None when HDF5 fails: the native path
-        then reads it, or names the damaged chunk and byte offset as for any dataset."""
+        """The whole dataset from HDF5's read call (a small contiguous one is kept), or None:
+        the native path then reads it, or names what is wrong with it, as for any dataset.
+        HDF5 reads zeros past the end of a file cut after it was opened: if the file is now
+        shorter than the space HDF5 allocated in it, the native read runs and says so."""
+        kept = self._chunk
+        if kept is not None and kept[0] is None:
+            return kept[1].copy()
         try:
-            if self._storage_end() > os.path.getsize(self.data_file):
-                return None  # HDF5 would read zeros past the end of a cut file: say so natively
+            if self.file.cut_short(self.data_file, self._dsid):
+                return None
             a = np.empty(self.shape, dtype=self.dtype)
             with H5_LOCK:
                 self._dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, a)
         except Exception:
             return None
+        if self.chunks is None and self._dcpl.get_layout() == h5py.h5d.CONTIGUOUS:
+            self._chunk = (None, a.copy())
         return a
-
-    def _storage_end(self):
-        """The file offset where a chunked dataset's stored bytes end (0 when none are
-        allocated, or when they sit in the object header)."""
-        if self.chunks is None:
-            return 0  # compact (contiguous datasets are never tiny: one pread reads them)
-        index = self.index
-        end = index.end
-        if end is None:
-            end = index.end = int((index.offset + index.nbytes).max()) if len(index) else 0
-        return end
 
     def _read_h5py(self, sel, out):
         data = self._h5[sel]

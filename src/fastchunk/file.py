@@ -11,6 +11,7 @@ import hdf5plugin  # noqa: F401  (datasets read through h5py need its filters re
 from .dataset import Dataset
 from .engine import default_num_threads
 from .errors import ExternalLinkError, FileClosedError, NotHDF5Error
+from . import libhdf5
 from .libhdf5 import H5_LOCK
 from .many import read_many
 from .node import Node
@@ -193,6 +194,7 @@ class File(Group):
                               "with fastchunk.File(path, swmr=True)") from e
         super().__init__(h5, self, "/")
         self._fds = {}
+        self._allocated = {}  # file name -> where HDF5's allocated space in it ends
         self._sources = {}  # path -> h5py.File of VDS source files
         self._lock = threading.Lock()  # guards _fds, _readers and _closed
         self._readers = 0              # reads in progress; the last one out closes the fds
@@ -272,6 +274,19 @@ class File(Group):
             if fd is None:
                 fd = self._fds[filename] = os.open(filename, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             return fd
+
+    def cut_short(self, filename, obj_id):
+        """True if `filename` (the file holding object obj_id) is now shorter than the space
+        HDF5 had allocated in it when it was opened, or if that cannot be asked: reads that
+        trust HDF5 must then not run (it reads zeros past the end of a cut file)."""
+        end = self._allocated.get(filename)
+        if end is None:
+            with H5_LOCK:
+                fid = h5py.h5i.get_file_id(obj_id)
+                eoa = libhdf5.end_of_allocation(fid)
+                end = -1 if eoa is None else eoa + fid.get_create_plist().get_userblock()
+            self._allocated[filename] = end
+        return end < 0 or os.path.getsize(filename) < end
 
     def _close_fds(self):
         _close_all(self._fds)

@@ -1,8 +1,9 @@
 """The one place fastchunk talks to libhdf5 directly, and the locks around HDF5.
 
-h5py wraps almost everything the planner needs; three calls it does not wrap are made here
-through ctypes, on the very libhdf5 h5py loaded: H5Pget_chunk_opts, H5Dget_chunk_index_type
-and H5Dchunk_iter (with a C callback, so a 300,000-chunk index costs no Python call per chunk).
+h5py wraps almost everything the planner needs; four calls it does not wrap are made here
+through ctypes, on the very libhdf5 h5py loaded: H5Pget_chunk_opts, H5Dget_chunk_index_type,
+H5Fget_eoa and H5Dchunk_iter (with a C callback, so a 300,000-chunk index costs no Python call
+per chunk).
 
 The library is found through h5py's own extension module: opening it with ctypes gives a handle
 whose symbol lookup also searches the libraries it links (dlsym's rule on Linux and macOS), so
@@ -78,6 +79,12 @@ def index_type_name(dsid):
     """Name of a chunked dataset's index structure, or None if HDF5 cannot say."""
     kind = chunk_index_type(dsid)
     return None if kind is None else INDEX_TYPES.get(kind, f"index type {kind}")
+
+
+def end_of_allocation(fid):
+    """H5Fget_eoa of an open h5py FileID: where the space HDF5 allocated in the file ends
+    (relative to the end of a user block), or None if it cannot be asked."""
+    return _get("H5Fget_eoa", fid.id, ctypes.c_uint64)
 
 
 def chunk_iter(dsid, visit_address, op_address):

@@ -27,7 +27,6 @@ class ChunkIndex:
         self.offset = offset[order]
         self.nbytes = nbytes[order]
         self.filter_mask = filter_mask[order]
-        self.end = None  # where the last stored chunk ends in the file, once someone asks
 
     def __len__(self):
         return len(self.offset)
