@@ -29,10 +29,10 @@ TINY_BYTES = 16 << 10
 # Part of a chunk of at most this many decoded bytes is read by decoding the whole chunk once
 # and keeping it (Dataset._cached_chunk): a 10-element read of a 100-element gzip chunk then
 # costs a copy, not an inflate (HDF5's chunk cache does the same, up to 1 MiB per dataset).
+CACHED_CHUNK_BYTES = 64 << 10
 # A contiguous dataset this small is kept whole after its first read (Dataset._cached_contiguous):
 # metadata-sized only, since every dataset object that has been read keeps its copy.
 CACHED_CONTIGUOUS_BYTES = 4 << 10
-CACHED_CHUNK_BYTES = 64 << 10
 
 
 def _decoded_name(name):

@@ -52,8 +52,8 @@ class Group(Node):
     def _open_fast(self, name):
         """The dataset or group at name opened through h5py's low-level API, or None to take
         the general path (anything else, and every error, which that path reports as h5py).
-        h5py's Group.__getitem__ builds an h5py.Dataset (its creation property list, a file
-        object) that a read of a small dataset does not need: three times the read's cost."""
+        h5py's Group.__getitem__ builds an h5py.Dataset and asks for the file's mode, which a
+        read does not need; the h5py object is built here only when something asks for it."""
         with H5_LOCK:
             try:
                 oid = h5py.h5o.open(self._h5.id, name.encode("utf8"), lapl=self._h5._lapl)
