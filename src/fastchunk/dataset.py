@@ -85,8 +85,8 @@ class Dataset(Node):
         self.shape = dsid.shape
         self.dtype = dsid.dtype
         self._dcpl = dsid.get_create_plist() if dcpl is None else dcpl
-        self.chunks = (self._dcpl.get_chunk() if self._dcpl.get_layout() == h5py.h5d.CHUNKED
-                       else None)
+        self._layout = self._dcpl.get_layout()
+        self.chunks = self._dcpl.get_chunk() if self._layout == h5py.h5d.CHUNKED else None
         self._index = None
         self._frames = None  # FramePlanner of a frame stack, built on the first frame read
         self._layouts = {}  # output dtype -> native layouts
@@ -573,7 +573,7 @@ class Dataset(Node):
         if t is None:
             dt, f = self.dtype, self.file
             nbytes = math.prod(self.shape or ()) * dt.itemsize
-            contiguous = self._dcpl.get_layout() == h5py.h5d.CONTIGUOUS
+            contiguous = self._layout == h5py.h5d.CONTIGUOUS
             t = self._tiny = bool(
                 self.reads_rows and self.shape and dt.kind in "iufcb" and not dt.metadata
                 and nbytes <= (CACHED_CONTIGUOUS_BYTES if contiguous else TINY_BYTES)
@@ -597,7 +597,7 @@ class Dataset(Node):
                 self._dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, a)
         except Exception:
             return None
-        if self.chunks is None and self._dcpl.get_layout() == h5py.h5d.CONTIGUOUS:
+        if self._layout == h5py.h5d.CONTIGUOUS:
             self._chunk = (None, a.copy())
         return a
 
