@@ -467,7 +467,8 @@ class Dataset(Node):
         """ds[a:b] (ds[a] when drop) without parsing or box search: frame stacks plan from a
         table of their chunks (a loop of ds[i] reads ahead), small contiguous datasets are
         one pread."""
-        if drop and num_threads is None and self.chunks is not None and is_frame_stack(self.chunks, self.shape):
+        frames = self.chunks is not None and is_frame_stack(self.chunks, self.shape)
+        if drop and num_threads is None and frames:
             ahead = self._ahead
             if ahead is None:
                 ahead = self._ahead = ReadAhead(self.shape[0],
@@ -482,7 +483,7 @@ class Dataset(Node):
                     dest[...] = self._cached_contiguous()[a:b]
                 else:
                     self._pread_rows(a, dest)
-            elif self.chunks is None or not is_frame_stack(self.chunks, self.shape):
+            elif not frames:
                 self._read_native(parse_selection(slice(a, b), self.shape), dest, num_threads)
             else:
                 if self._frames is None:

@@ -7,7 +7,8 @@ cores decoding it, and the frames that follow are handed out of that block. The 
 while the loop goes on, up to MAX_FRAMES frames or MAX_BYTES, as a file system's read-ahead
 window does; any other access pattern reads just the frame asked for.
 
-MAX_BYTES was chosen by measurement on 2 cores (docs/benchmarks.md, "read-ahead"): 192x192
+MAX_BYTES was chosen by measurement on 2 cores (docs/benchmarks.md, "Small reads, second
+pass"): 192x192
 u16 frames read 3.4-3.7x h5py's loop with blocks of 64 frames (1.2-1.7x without read-ahead);
 1M u16 frames 2.7x with 8 MiB blocks, 2.6x without, 1.9-2.4x with 32 MiB blocks (fresh big
 blocks cost page faults and leave the caches); a 4M u32 frame (18 MB) gets no read-ahead.
