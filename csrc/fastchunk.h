@@ -236,10 +236,12 @@ fc_scratch_t *fc_scratch_new(void);
 void fc_scratch_free(fc_scratch_t *s);
 
 /* Undo a chunk's pipeline (skipping filters whose filter_mask bit is set, all of them when
- * unfiltered != 0) from src[0:srclen] into exactly dstlen bytes at dst. */
+ * unfiltered != 0) from src[0:srclen] into exactly dstlen bytes at dst. dst_final: dst is where
+ * the caller keeps the result, not scratch it reads back at once, so a big chunk may be written
+ * past the cache. */
 int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered,
                     const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                    fc_scratch_t *s, fc_error_t *err);
+                    int dst_final, fc_scratch_t *s, fc_error_t *err);
 
 /* One raw LZ4 block (no frame) that must decode to exactly dstlen bytes and use all of src.
  * _pixels gives the same result and is faster on LZ4 over unshuffled pixels (filter 32004):
@@ -249,10 +251,11 @@ int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t 
 int fc_lz4_block_decode_pixels(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                                size_t *err_at);
 
-/* Bitshuffle (filter 32008) stage: src is the stored chunk, dst gets exactly dstlen bytes. */
+/* Bitshuffle (filter 32008) stage: src is the stored chunk, dst gets exactly dstlen bytes
+ * (dst_final as for fc_chunk_decode). */
 int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                          uint32_t elem_size, uint32_t block_elems, uint32_t compression,
-                         fc_scratch_t *s, fc_error_t *err);
+                         int dst_final, fc_scratch_t *s, fc_error_t *err);
 
 /* 1 if this build decodes deflate (zlib was found at build time). */
 int fc_inflate_available(void);
@@ -263,8 +266,11 @@ typedef void (*fc_bitplane_fn)(const uint8_t *in, uint8_t *out, size_t nrow);
 /* in: elem_size planes of n bytes; out: n elements of elem_size bytes. */
 typedef void (*fc_unshuffle_fn)(const uint8_t *in, uint8_t *out, size_t n, size_t elem_size);
 /* in: one bitshuffle block of m elements (m % 8 == 0), its elem_size byte planes of 8 bit-rows
- * each; out: the m elements. Returns 0, writing nothing, for sizes it does not handle. */
-typedef int (*fc_elems_fn)(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size);
+ * each; out: the m elements. stream: out is the caller's final array and too big to stay in
+ * cache, so a kernel may write it with non-temporal stores. Returns 0, writing nothing, for
+ * sizes it does not handle. */
+typedef int (*fc_elems_fn)(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size,
+                           int stream);
 typedef struct {
     const char *name;
     fc_bitplane_fn bitplane_untranspose;

@@ -20,15 +20,22 @@ static size_t default_block_elems(size_t elem_size)
     return b < 128 ? 128 : b;
 }
 
+/* A chunk at least this big, decoded whole into the caller's array, is written with
+ * non-temporal stores where the kernel has them: it cannot stay in L2 anyway, and not reading
+ * each output line before writing it made one real Eiger 4M u32 frame decode ~10 % faster on
+ * one core (docs/benchmarks.md, "bslz4 on one core"). Smaller chunks stay in cache for
+ * whatever reads them next. */
+#define STREAM_MIN_BYTES ((size_t)1 << 20)
+
 /* Undo the bit transpose of one block of m elements (m % 8 == 0) of elem_size bytes. */
 static void untranspose_block(const fc_kernels_t *k, const uint8_t *in, uint8_t *out, size_t m,
-                              size_t elem_size, uint8_t *planes)
+                              size_t elem_size, uint8_t *planes, int stream)
 {
     if (elem_size == 1) {
         k->bitplane_untranspose(in, out, m / 8);
         return;
     }
-    if (k->untranspose_elems && k->untranspose_elems(in, out, m, elem_size))
+    if (k->untranspose_elems && k->untranspose_elems(in, out, m, elem_size, stream))
         return; /* one pass, no planes in between */
     /* Shuffled layout is [byte][bit][m/8]: each byte position is one independent plane. */
     for (size_t j = 0; j < elem_size; j++)
@@ -39,7 +46,7 @@ static void untranspose_block(const fc_kernels_t *k, const uint8_t *in, uint8_t 
 void fc_bit_untranspose(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size,
                         uint8_t *planes)
 {
-    untranspose_block(fc_kernels(), in, out, m, elem_size, planes);
+    untranspose_block(fc_kernels(), in, out, m, elem_size, planes, 0);
 }
 
 /* Elements in the block starting at element done: full blocks, then the rest rounded down to 8. */
@@ -67,7 +74,7 @@ static size_t blocks_to_walk(const uint8_t *want, size_t nwant)
 }
 
 static int decode_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n, size_t es,
-                      size_t be, const uint8_t *want, size_t nwant, fc_scratch_t *s,
+                      size_t be, const uint8_t *want, size_t nwant, int stream, fc_scratch_t *s,
                       fc_error_t *err)
 {
     const fc_kernels_t *k = fc_kernels();
@@ -81,7 +88,7 @@ static int decode_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n,
         if (b >= walk)
             return FC_OK;
         if (wanted(want, nwant, b))
-            untranspose_block(k, src + done * es, dst + done * es, m, es, s->planes);
+            untranspose_block(k, src + done * es, dst + done * es, m, es, s->planes, stream);
     }
     if (n > done) /* src is NULL for an empty chunk (found by fuzz/pipeline) */
         memcpy(dst + done * es, src + done * es, (n - done) * es);
@@ -106,7 +113,7 @@ static int decode_block(uint32_t compression, const uint8_t *src, size_t pos, si
 
 static int decode_compressed(const uint8_t *src, size_t srclen, uint8_t *dst, size_t n, size_t es,
                              uint32_t compression, const uint8_t *want, size_t nwant,
-                             fc_scratch_t *s, fc_error_t *err)
+                             int stream, fc_scratch_t *s, fc_error_t *err)
 {
     const fc_kernels_t *k = fc_kernels();
     if (srclen < 12)
@@ -139,7 +146,7 @@ static int decode_compressed(const uint8_t *src, size_t srclen, uint8_t *dst, si
         int rc = decode_block(compression, src, pos, c, s->block, m * es, s, err);
         if (rc != FC_OK)
             return rc;
-        untranspose_block(k, s->block, dst + done * es, m, es, s->planes);
+        untranspose_block(k, s->block, dst + done * es, m, es, s->planes, stream);
         pos += c;
     }
     size_t tail = (n - done) * es;
@@ -151,29 +158,31 @@ static int decode_compressed(const uint8_t *src, size_t srclen, uint8_t *dst, si
 
 int fc_bitshuffle_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                                 uint32_t elem_size, uint32_t block_elems, uint32_t compression,
-                                const uint8_t *want, size_t nwant, fc_scratch_t *s,
-                                fc_error_t *err)
+                                const uint8_t *want, size_t nwant, int dst_final,
+                                fc_scratch_t *s, fc_error_t *err)
 {
     if (elem_size == 0 || dstlen % elem_size)
         return fc_fail(err, FC_E_INVALID, 0, "bitshuffle: chunk size is not a whole number of elements");
     size_t n = dstlen / elem_size;
+    int stream = dst_final && !want && dstlen >= STREAM_MIN_BYTES;
     if (compression == FC_BSHUF_LZ4 || compression == FC_BSHUF_ZSTD)
-        return decode_compressed(src, srclen, dst, n, elem_size, compression, want, nwant, s, err);
+        return decode_compressed(src, srclen, dst, n, elem_size, compression, want, nwant, stream,
+                                 s, err);
     if (compression == FC_BSHUF_NONE) {
         size_t be = block_elems ? block_elems : default_block_elems(elem_size);
         if (be % 8)
             return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: block size is not a multiple of 8");
-        return decode_raw(src, srclen, dst, n, elem_size, be, want, nwant, s, err);
+        return decode_raw(src, srclen, dst, n, elem_size, be, want, nwant, stream, s, err);
     }
     return fc_fail(err, FC_E_UNSUPPORTED, 0, "bitshuffle: compression other than LZ4, zstd or none");
 }
 
 int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                          uint32_t elem_size, uint32_t block_elems, uint32_t compression,
-                         fc_scratch_t *s, fc_error_t *err)
+                         int dst_final, fc_scratch_t *s, fc_error_t *err)
 {
     return fc_bitshuffle_decode_blocks(src, srclen, dst, dstlen, elem_size, block_elems,
-                                       compression, NULL, 0, s, err);
+                                       compression, NULL, 0, dst_final, s, err);
 }
 
 size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t elem_size,

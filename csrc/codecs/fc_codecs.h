@@ -14,11 +14,11 @@
 /* Bitshuffle blocks of a chunk (fc_bitshuffle.c): decode only block b with want[b] != 0 (want
  * NULL: all); want[nwant - 1] stands for the raw tail after the last block. Blocks after the
  * last wanted one are not even walked, unless the tail is wanted. The bytes of skipped blocks
- * in dst are left as they were. */
+ * in dst are left as they were. dst_final as for fc_chunk_decode. */
 int fc_bitshuffle_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                                 uint32_t elem_size, uint32_t block_elems, uint32_t compression,
-                                const uint8_t *want, size_t nwant, fc_scratch_t *s,
-                                fc_error_t *err);
+                                const uint8_t *want, size_t nwant, int dst_final,
+                                fc_scratch_t *s, fc_error_t *err);
 /* Elements per block of a bitshuffle chunk: from the LZ4 header, or cd / the default; 0 if the
  * stored chunk cannot say (the full decode reports why). */
 size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t elem_size,

@@ -105,6 +105,6 @@ int fc_partial_decode(const fc_read_t *r, const fc_layout_t *lay, const fc_row_t
     }
     mark_blocks(r, lay, cs, cnt, be, s->want, nblocks);
     *rc = fc_bitshuffle_decode_blocks(src, (size_t)row->nbytes, dst, nbytes, f->cd[0], f->cd[1],
-                                      f->cd[2], s->want, nblocks + 1, s, err);
+                                      f->cd[2], s->want, nblocks + 1, 0, s, err);
     return 1;
 }

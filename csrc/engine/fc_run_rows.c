@@ -40,7 +40,7 @@ int fc_row_decode(const fc_read_t *r, int64_t i, const uint8_t *src, fc_scratch_
     if (direct >= 0 || unfiltered || shared ||
         !fc_partial_decode(r, lay, row, cs, cnt, src, dst, nbytes, s, err, &rc))
         rc = fc_chunk_decode(lay, row->filter_mask, unfiltered, src, (size_t)row->nbytes, dst,
-                             nbytes, s, err);
+                             nbytes, direct >= 0 && !lay->conv, s, err);
     if (rc != FC_OK)
         return rc;
     if (direct < 0) {

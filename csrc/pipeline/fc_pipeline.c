@@ -67,7 +67,8 @@ static int self_sized_input(const fc_filter_t *f)
 /* Run one stage into out (outlen bytes). With produced non-NULL a size-less decoder may stop
  * short of outlen and says where. */
 static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint8_t *out,
-                     size_t outlen, size_t *produced, fc_scratch_t *s, fc_error_t *err)
+                     size_t outlen, size_t *produced, int out_final, fc_scratch_t *s,
+                     fc_error_t *err)
 {
     if (produced && f->id == FC_FILTER_DEFLATE)
         return fc_inflate_decode_upto(in, inlen, out, outlen, produced, s, err);
@@ -77,7 +78,8 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
         return fc_zstd_decode_scratch(in, inlen, out, outlen, produced, s, err);
     switch (f->id) {
     case FC_FILTER_BITSHUFFLE:
-        return fc_bitshuffle_decode(in, inlen, out, outlen, f->cd[0], f->cd[1], f->cd[2], s, err);
+        return fc_bitshuffle_decode(in, inlen, out, outlen, f->cd[0], f->cd[1], f->cd[2],
+                                    out_final, s, err);
     case FC_FILTER_LZ4:
         return fc_lz4_filter_decode(in, inlen, out, outlen, err);
     case FC_FILTER_DEFLATE:
@@ -103,7 +105,7 @@ static int run_stage(const fc_filter_t *f, const uint8_t *in, size_t inlen, uint
 
 int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered,
                     const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                    fc_scratch_t *s, fc_error_t *err)
+                    int dst_final, fc_scratch_t *s, fc_error_t *err)
 {
     int active[FC_MAX_FILTERS], na = 0, last_writer = -1;
     if (!unfiltered)
@@ -153,7 +155,8 @@ int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered
                 return fc_fail(err, FC_E_NOMEM, 0, "pipeline scratch");
             out = s->stage[t & 1];
         }
-        if ((rc = run_stage(f, cur, curlen, out, outlen, variable, s, err)) != FC_OK)
+        if ((rc = run_stage(f, cur, curlen, out, outlen, variable, dst_final && out == dst, s,
+                            err)) != FC_OK)
             return rc;
         cur = out;
         curlen = variable ? produced : outlen;

@@ -15,9 +15,11 @@
 void fc_bitplane_untranspose_generic(const uint8_t *in, uint8_t *out, size_t nrow);
 void fc_bitplane_untranspose_sse2(const uint8_t *in, uint8_t *out, size_t nrow);
 void fc_bitplane_untranspose_avx2(const uint8_t *in, uint8_t *out, size_t nrow);
-int fc_untranspose_elems_avx2(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size);
+int fc_untranspose_elems_avx2(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size,
+                              int stream);
 void fc_bitplane_untranspose_avx512(const uint8_t *in, uint8_t *out, size_t nrow);
-int fc_untranspose_elems_avx512(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size);
+int fc_untranspose_elems_avx512(const uint8_t *in, uint8_t *out, size_t m, size_t elem_size,
+                                int stream);
 
 /* Transpose the 8x8 bit matrix in x: bit 8r+c moves to bit 8c+r. */
 static inline uint64_t fc_transpose8x8(uint64_t x)

@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fc_scratch_t *s = fc_scratch_new();
     fc_error_t err;
     if (src && dst && s)
-        fc_bitshuffle_decode(src, in.left, dst, dstlen, es, block_elems, FC_BSHUF_NONE, s, &err);
+        fc_bitshuffle_decode(src, in.left, dst, dstlen, es, block_elems, FC_BSHUF_NONE, 1, s,
+                             &err);
     fc_scratch_free(s);
     free(src);
     free(dst);

@@ -21,7 +21,7 @@ static void partial(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstl
         want[b] = (src[(b / 8) % srclen] >> (b % 8)) & 1u;
     fc_error_t err;
     fc_bitshuffle_decode_blocks(src, srclen, dst, dstlen, es, 0, FC_BSHUF_LZ4, want, nblocks + 1,
-                                s, &err);
+                                0, s, &err);
     free(want);
 }
 
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fc_error_t err;
     if (src && dst && s)
     {
-        fc_bitshuffle_decode(src, in.left, dst, dstlen, es, 0, FC_BSHUF_LZ4, s, &err);
+        fc_bitshuffle_decode(src, in.left, dst, dstlen, es, 0, FC_BSHUF_LZ4, 1, s, &err);
         partial(src, in.left, dst, dstlen, es, s);
     }
     fc_scratch_free(s);

@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fc_error_t err;
     if (src && dst)
         fc_chunk_decode(&lay, mask, (int)(flags & 1), in.left ? src : NULL, in.left, dst, dstlen,
-                        s, &err);
+                        (int)(flags >> 1 & 1), s, &err);
     free(src);
     free(dst);
     return 0;

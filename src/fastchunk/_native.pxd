@@ -122,7 +122,7 @@ cdef extern from "fastchunk.h" nogil:
     void fc_scratch_free(fc_scratch_t *s)
     int fc_chunk_decode(const fc_layout_t *lay, uint32_t filter_mask, int unfiltered,
                         const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
-                        fc_scratch_t *s, fc_error_t *err)
+                        int dst_final, fc_scratch_t *s, fc_error_t *err)
     int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                             size_t *err_at)
     int fc_lz4_block_decode_pixels(const uint8_t *src, size_t srclen, uint8_t *dst,

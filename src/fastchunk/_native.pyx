@@ -348,7 +348,7 @@ def decode_chunk(Layout layout, const unsigned char[::1] src, out, unsigned filt
     with nogil:
         rc = fc_chunk_decode(&layout.c, filter_mask, unfiltered,
                              &src[0] if src.shape[0] else NULL, src.shape[0],
-                             &out_v[0], out_v.shape[0], s, &err)
+                             &out_v[0], out_v.shape[0], 1, s, &err)
     fc_scratch_free(s)
     if rc != FC_OK:
         err.code = rc
