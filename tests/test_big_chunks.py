@@ -1,4 +1,4 @@
-"""Bitshuffle chunks of 1 MiB and more: the kernels write them into the caller's array with
+"""Bitshuffle chunks of 4 MiB and more: the kernels write them into the caller's array with
 non-temporal stores (aligned, or shifted by 16 bytes at numpy's usual 16 mod 32); every other
 alignment, and every destination that is scratch (partial decode, byte-order conversion), takes
 plain stores. All of them must give the same bytes as bitshuffle and h5py."""
@@ -10,7 +10,7 @@ from conftest import assert_identical, h5py_read
 import fastchunk
 from fastchunk import codecs, testing
 
-BIG = {np.uint16: (1024, 600), np.uint32: (700, 512)}  # 1.2 MB and 1.4 MB
+BIG = {np.uint16: (2048, 1100), np.uint32: (1100, 1000)}  # 4.5 and 4.4 MB, over STREAM_MIN_BYTES
 
 
 def _frames(dtype, n=2):

@@ -21,11 +21,12 @@ static size_t default_block_elems(size_t elem_size)
 }
 
 /* A chunk at least this big, decoded whole into the caller's array, is written with
- * non-temporal stores where the kernel has them: it cannot stay in L2 anyway, and not reading
- * each output line before writing it made one real Eiger 4M u32 frame decode ~10 % faster on
- * one core (docs/benchmarks.md, "bslz4 on one core"). Smaller chunks stay in cache for
- * whatever reads them next. */
-#define STREAM_MIN_BYTES ((size_t)1 << 20)
+ * non-temporal stores where the kernel has them: not reading each output line before writing
+ * it made one real Eiger 4M u32 frame (18 MB) decode 1.12-1.18x faster on one core, and a
+ * 2-thread read of 4M frames ~5 % faster (docs/benchmarks.md, "bslz4 on one core"). 1M u16
+ * frames (2 MB) gained nothing measurable and fit in L3 for whatever reads them next, so
+ * smaller chunks keep plain stores. */
+#define STREAM_MIN_BYTES ((size_t)4 << 20)
 
 /* Undo the bit transpose of one block of m elements (m % 8 == 0) of elem_size bytes. */
 static void untranspose_block(const fc_kernels_t *k, const uint8_t *in, uint8_t *out, size_t m,
