@@ -6,7 +6,7 @@ import os
 import h5py
 import numpy as np
 
-from . import engine
+from . import engine, libhdf5
 from .errors import ChunkReadError, UnsupportedFilterError, chunk_context
 from .libhdf5 import H5_LOCK
 from .node import Node
@@ -530,7 +530,7 @@ class Dataset(Node):
         start = self._start
         if start is _UNSET:
             with H5_LOCK:
-                start = self._start = self._dsid.get_offset()  # an absolute address
+                start = self._start = libhdf5.contiguous_offset(self._dsid)  # an absolute address
         if start is None:  # no storage allocated yet
             dest[...] = self.fillvalue
             return

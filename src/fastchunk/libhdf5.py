@@ -102,3 +102,13 @@ def chunk_iter(dsid, visit_address, op_address):
 def version():
     """The HDF5 version h5py was built with, as text."""
     return h5py.version.hdf5_version
+
+
+def contiguous_offset(dsid):
+    """File offset of a contiguous dataset's data, or None when no storage is allocated.
+    H5Dget_offset adds the user block to HDF5's undefined address (2**64 - 1), so in a file with
+    a 512-byte user block it says 511 for a dataset never written; its storage size says 0."""
+    offset = dsid.get_offset()
+    if offset is None or dsid.get_storage_size() == 0:
+        return None
+    return offset

@@ -376,7 +376,7 @@ class _Builder:
     def _contiguous(self, ds, data_file, fill):
         shape, dt = ds.shape, ds.dtype
         with H5_LOCK:
-            offset = ds.h5.id.get_offset()
+            offset = libhdf5.contiguous_offset(ds.h5.id)
         row = int(np.prod(shape[1:], dtype=np.int64)) * dt.itemsize
         n0 = shape[0]
         rows = n0

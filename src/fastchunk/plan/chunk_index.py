@@ -5,6 +5,8 @@ import warnings
 import h5py
 import numpy as np
 
+from .. import libhdf5
+
 SLOW_SCAN_CHUNKS = 2000  # get_chunk_info(i) is O(n) per call: warn above this many chunks
 LOOKUP_MIN_CHUNKS = 1024  # below this, scanning every row per read is as cheap as a lookup
 LOOKUP_MAX_SPARSITY = 8  # no grid lookup when the grid holds 8x more chunks than are allocated
@@ -124,7 +126,7 @@ def has_duplicate_coords(index):
 
 def contiguous_index(dset, slab):
     """A contiguous dataset as an index of row slabs (empty when no storage is allocated)."""
-    base = dset.id.get_offset()
+    base = libhdf5.contiguous_offset(dset.id)
     n = -(-dset.shape[0] // slab[0])
     slab_bytes = int(np.prod(slab, dtype=np.int64)) * dset.dtype.itemsize
     if base is None or n == 0:
