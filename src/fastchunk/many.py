@@ -10,7 +10,9 @@ Before any of that, plain contiguous and compact datasets of numbers are read fr
 headers (plan/object_header.py): HDF5 is asked only where each one lives, and its own open,
 which costs more than such a read, is skipped.
 """
+import math
 import os
+import struct
 
 import h5py
 import numpy as np
@@ -26,6 +28,7 @@ HEAD_BYTES = 1024  # read at an object header's address at once: most dataset he
 # bigger ones are worth the batched native read below).
 HEADER_CHUNKS = 64
 HEADER_BYTES = 256 << 10
+PLAIN_BYTES = 1 << 20  # contiguous and compact: past this the open HDF5 skips is negligible
 
 
 def read_many(group, names):
@@ -143,8 +146,11 @@ class HeaderReader:
                     return head[at:at + n]
                 return os.pread(self.fd, n, self.base + addr)
 
-            msgs = object_header.messages(read, info.addr)
-            found = object_header.small_dataset(msgs) if msgs is not None else None
+            try:
+                msgs = object_header.messages(read, info.addr)
+                found = object_header.small_dataset(msgs) if msgs is not None else None
+            except (struct.error, ValueError, OverflowError):  # damaged beyond what it checks
+                return None
             if isinstance(found, object_header.Chunked):
                 out = self._chunked(found, read)
             elif found is not None:
@@ -156,6 +162,8 @@ class HeaderReader:
         return out[()] if out.ndim == 0 else out
 
     def _plain(self, plain):
+        if math.prod(plain.shape) * plain.dtype.itemsize > PLAIN_BYTES:
+            return None
         out = np.empty(plain.shape, plain.dtype)
         if plain.data is not None:
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(plain.data, np.uint8)
@@ -167,13 +175,16 @@ class HeaderReader:
         """The whole dataset from its chunks, decoded here; None to leave it to the general
         path (too big, chunks missing, a filter we do not decode, a damaged chunk: that path
         names it)."""
-        if ds.dtype.itemsize * np.prod(ds.shape, dtype=np.int64) > HEADER_BYTES:
+        chunk_bytes = math.prod(ds.chunks) * ds.dtype.itemsize
+        if math.prod(ds.shape) * ds.dtype.itemsize > HEADER_BYTES or chunk_bytes > HEADER_BYTES:
             return None
         records = object_header.chunk_records(read, ds, HEADER_CHUNKS)
         if records is None:
             return None
         out = np.empty(ds.shape, ds.dtype)
         for rec in records:
+            if rec.nbytes > 2 * chunk_bytes + 4096:
+                return None  # a size no filter makes: the general path refuses it by name
             raw = np.frombuffer(os.pread(self.fd, rec.nbytes, self.base + rec.address), np.uint8)
             if len(raw) != rec.nbytes:
                 return None

@@ -50,6 +50,7 @@ SHARED = 0x02  # message flag: the body is a reference to a message kept elsewhe
 UNDEFINED = (1 << 64) - 1  # an address never allocated
 MAX_MESSAGES = 1024  # more than any dataset header we read has; a corrupt count stops here
 MAX_DEPTH = 8  # B-tree levels; a 2-level tree of 64-entry nodes already holds 4096 chunks
+MAX_BLOCK = 1 << 20  # bytes of one block of header messages; more is a damaged size field
 
 # IEEE 754 layouts as HDF5 describes them: size -> (precision, exponent location, exponent size,
 # mantissa location, mantissa size, exponent bias, sign location). Others go to HDF5.
@@ -93,6 +94,8 @@ def messages(read, addr):
     blocks, out = [(addr + 16, first)], []
     while blocks and len(out) < min(count, MAX_MESSAGES):
         start, length = blocks.pop(0)
+        if length > MAX_BLOCK:
+            return None
         buf = read(start, length)
         if len(buf) < length:
             return None
