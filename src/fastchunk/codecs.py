@@ -196,11 +196,10 @@ class _Job:
     def what(self):
         return f"{describe(self.entries)} buffer decoding to {self.shape} {self.dtype}"
 
-    def run(self, src, dest, filter_mask, final=True):
-        """Decode src (uint8 array) into dest (a C-contiguous array of the chunk's bytes);
-        final=False when the caller copies dest on at once (zarr does)."""
+    def run(self, src, dest, filter_mask):
+        """Decode src (uint8 array) into dest (a C-contiguous array of the chunk's bytes)."""
         try:
-            _native.decode_chunk(self.layout, src, dest, filter_mask, False, final)
+            _native.decode_chunk(self.layout, src, dest, filter_mask)
         except FastchunkError as e:
             raise _context_error(e, f"{self.what()} ({len(src)} stored bytes)") from None
 

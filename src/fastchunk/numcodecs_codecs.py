@@ -124,7 +124,7 @@ class HDF5Codec(Codec):
                 job.run(src, dest, 0)
                 return out
             dest = np.empty(self._nbytes, np.uint8)
-            job.run(src, dest, 0, final=False)  # zarr copies it into its array next
+            job.run(src, dest, 0)
         if self._np_dtype is not None:
             return dest.view(self._np_dtype).reshape(self.chunks)
         return dest
