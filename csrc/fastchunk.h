@@ -225,6 +225,23 @@ void fc_job_cancel(fc_job_t *job);
 int fc_job_finish(fc_job_t *job, fc_error_t *err);
 int64_t fc_job_decoded(const fc_job_t *job);
 int fc_read_sync(const fc_read_t *req, fc_error_t *err);
+
+/* ---- decode_many (engine/fc_many.c) ------------------------------------------------------
+ * n stored chunks already in memory (a detector stream's frames), one layout, decoded on the
+ * process-wide pool: buffer i into out + i * the layout's chunk bytes, skipping the filters
+ * masks[i] names. fc_many_start validates and queues them; then fc_job_wait / fc_job_cancel /
+ * fc_job_finish as for a read (err.row is the index of the failing buffer). Every pointer must
+ * stay valid until fc_job_finish. */
+typedef struct {
+    const fc_layout_t *layout;
+    const uint8_t *const *srcs;
+    const int64_t *lens;
+    const uint32_t *masks;
+    uint8_t *out;
+    int64_t n;
+    int32_t num_threads;
+} fc_many_t;
+int fc_many_start(const fc_many_t *req, fc_job_t **job, fc_error_t *err);
 int64_t fc_job_missed_wakeups(void);
 /* Worker threads currently in the pool (grows to one less than the largest num_threads asked
  * for: a read's caller decodes too). */

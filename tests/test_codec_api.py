@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 
 import bitshuffle
 import h5py
@@ -388,6 +389,51 @@ def test_decode_many_names_the_bad_buffer(stack, num_threads, bad_at):
         assert_identical(out[:bad_at], frames[:bad_at])
     # the pool is still good afterwards
     assert_identical(codecs.decode_many(stack[1], BSLZ4_U32, FRAME, np.uint32, num_threads=num_threads), frames)
+
+
+@pytest.fixture(scope="module")
+def small_stack():
+    """Many small frames (DECTRIS ARINA's 192x192 u16): several share one task of the pool."""
+    frames = testing.eiger_frames(400, shape=(192, 192), dtype=np.uint16)
+    return frames, [detector_bslz4(f) for f in frames]
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3, 8])
+def test_decode_many_small_frames(small_stack, num_threads):
+    frames, blobs = small_stack
+    pipeline = [(32008, (0, 4, 2, 0, 2))]
+    assert_identical(codecs.decode_many(blobs, pipeline, (192, 192), np.uint16, num_threads=num_threads), frames)
+    for bad_at in (0, 3, 4, 217, 399):  # first, inside and at the edges of a task
+        bad = list(blobs)
+        bad[bad_at] = bad[bad_at][:20]
+        with pytest.raises(fastchunk.ChunkDecodeError) as e:
+            codecs.decode_many(bad, pipeline, (192, 192), np.uint16, num_threads=num_threads)
+        assert e.value.index == bad_at and f"buffer {bad_at} of 400" in str(e.value)
+
+
+def test_decode_many_alongside_reads(small_stack, tmp_path):
+    """decode_many from several threads while a file is read: one pool, every result right."""
+    frames, blobs = small_stack
+    p = testing.write_dataset(tmp_path / "s.h5", "x", frames, (1, 192, 192), "bslz4")
+    pipeline = [(32008, (0, 4, 2, 0, 2))]
+    errors = []
+
+    def decode():
+        try:
+            for _ in range(3):
+                assert_identical(codecs.decode_many(blobs, pipeline, (192, 192), np.uint16, num_threads=2), frames)
+        except BaseException as e:  # noqa: BLE001 (re-raised below, in the test's thread)
+            errors.append(e)
+
+    threads = [threading.Thread(target=decode) for _ in range(3)]
+    for t in threads:
+        t.start()
+    with fastchunk.File(p, num_threads=2) as f:
+        for _ in range(3):
+            assert_identical(f["x"][()], frames)
+    for t in threads:
+        t.join()
+    assert not errors, errors
 
 
 def test_decode_many_arguments(stack):

@@ -69,18 +69,6 @@ static int64_t row_at(const fc_read_t *r, int64_t i, int64_t j, int64_t at)
     return j - 1;
 }
 
-/* Append a task to the job's queue and wake a thread for it; caller holds p->mu. */
-static void enqueue_locked(fc_job_t *job, fc_task_t *t)
-{
-    if (job->tail)
-        job->tail->next = t;
-    else
-        job->head = t;
-    job->tail = t;
-    job->outstanding++;
-    fc_job_wake_locked(job, 0);
-}
-
 /* Hand one direct-read row to the workers (no buffer: they pread into `out`). */
 static int queue_direct(fc_job_t *job, int64_t i, int64_t out_offset)
 {
@@ -95,7 +83,7 @@ static int queue_direct(fc_job_t *job, int64_t i, int64_t out_offset)
     pthread_mutex_lock(&p->mu);
     int stop = __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE);
     if (!stop)
-        enqueue_locked(job, t);
+        fc_job_enqueue_locked(job, t);
     pthread_mutex_unlock(&p->mu);
     if (stop)
         free(t);
@@ -152,7 +140,7 @@ void fc_io_run(fc_job_t *job)
             break;
         }
         *t = (fc_task_t){NULL, i, j, buf, start, len};
-        enqueue_locked(job, t);
+        fc_job_enqueue_locked(job, t);
         pthread_mutex_unlock(&p->mu);
     }
 

@@ -7,6 +7,7 @@
 #include "common/fc_fail.h"
 #include "engine/fc_cache.h"
 #include "engine/fc_io_thread.h"
+#include "engine/fc_job.h"
 #include "engine/fc_job_signal.h"
 #include "engine/fc_plan_check.h"
 #include "engine/fc_pool.h"
@@ -15,11 +16,9 @@
 #include "engine/fc_run_rows.h"
 
 /* A small read runs on the caller's thread: one chunk (maybe hit by several regions), or
- * chunks whose decoded bytes together stay under FC_INLINE_BYTES. Waking the I/O thread and a
- * worker costs ~20-40 us each on a VM, about what decoding 64-128 KiB costs one core; below
- * that, handing the work out makes the read slower, not faster (docs/benchmarks.md, "small
- * reads": a 100-element gzip dataset in two 50-element chunks). */
-#define FC_INLINE_BYTES (128u << 10)
+ * chunks whose decoded bytes together stay under FC_INLINE_BYTES (fc_job.h); below that,
+ * handing the work out makes the read slower, not faster (docs/benchmarks.md, "small reads":
+ * a 100-element gzip dataset in two 50-element chunks). */
 
 static int small_read(const fc_read_t *r)
 {
@@ -84,6 +83,26 @@ static int run_inline(const fc_read_t *r, fc_pool_t *p, int64_t *decoded, fc_err
     return rc;
 }
 
+fc_job_t *fc_job_new(int (*run)(fc_job_t *, const fc_task_t *, fc_scratch_t *, fc_error_t *))
+{
+    fc_pool_t *p = fc_pool_get();
+    fc_job_t *job = p ? calloc(1, sizeof *job) : NULL;
+    if (!job)
+        return NULL;
+    job->pool = p;
+    job->run = run;
+    job->err = (fc_error_t){0, 0, -1, 0, NULL};
+    pthread_cond_init(&job->io_cv, NULL);
+    pthread_cond_init(&job->done_cv, NULL);
+    return job;
+}
+
+void fc_job_add_locked(fc_job_t *job)
+{
+    job->next = job->pool->jobs;
+    job->pool->jobs = job;
+}
+
 int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
 {
     *out_job = NULL;
@@ -91,17 +110,11 @@ int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
     int rc = fc_read_validate(req, err);
     if (rc != FC_OK)
         return rc;
-    fc_pool_t *p = fc_pool_get();
-    fc_job_t *job = calloc(1, sizeof *job);
-    if (!p || !job) {
-        free(job);
+    fc_job_t *job = fc_job_new(fc_task_run);
+    if (!job)
         return fc_fail(err, FC_E_NOMEM, 0, "job");
-    }
+    fc_pool_t *p = job->pool;
     job->req = *req;
-    job->pool = p;
-    job->err = (fc_error_t){0, 0, -1, 0, NULL};
-    pthread_cond_init(&job->io_cv, NULL);
-    pthread_cond_init(&job->done_cv, NULL);
 
     if (small_read(req)) {
         rc = run_inline(req, p, &job->decoded, &job->err);
@@ -114,8 +127,7 @@ int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
     }
     fc_pool_ensure_workers(p, req->num_threads - 1); /* the caller is the last decoder */
     pthread_mutex_lock(&p->mu);
-    job->next = p->jobs;
-    p->jobs = job;
+    fc_job_add_locked(job);
     pthread_mutex_unlock(&p->mu);
     if (fc_io_start(p, job) != FC_OK) {
         fc_error_t e = {FC_E_THREAD, errno, -1, 0, "cannot start the I/O thread"};

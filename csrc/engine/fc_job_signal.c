@@ -26,3 +26,14 @@ void fc_job_wake_locked(fc_job_t *job, int64_t spare)
     if (queued > 0 && job->active + spare < job->req.num_threads)
         pthread_cond_signal(&job->pool->work_cv);
 }
+
+void fc_job_enqueue_locked(fc_job_t *job, fc_task_t *t)
+{
+    if (job->tail)
+        job->tail->next = t;
+    else
+        job->head = t;
+    job->tail = t;
+    job->outstanding++;
+    fc_job_wake_locked(job, 0);
+}

@@ -15,7 +15,6 @@
 #include "engine/fc_cache.h"
 #include "engine/fc_job_signal.h"
 #include "engine/fc_pool.h"
-#include "engine/fc_run_rows.h"
 #include "engine/fc_thread.h"
 
 #define MAX_WORKERS 1024
@@ -82,7 +81,7 @@ void fc_pool_run_task_locked(fc_pool_t *p, fc_job_t *job, fc_scratch_t *s)
 
     if (!__atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE)) {
         fc_error_t e = {0, 0, -1, 0, NULL};
-        int rc = s ? fc_task_run(job, t, s, &e) : fc_fail(&e, FC_E_NOMEM, 0, "worker scratch");
+        int rc = s ? job->run(job, t, s, &e) : fc_fail(&e, FC_E_NOMEM, 0, "worker scratch");
         if (rc != FC_OK)
             fc_job_fail(job, &e);
     }

@@ -38,7 +38,10 @@ typedef struct fc_io_thread {
 } fc_io_thread_t;
 
 struct fc_job {
-    fc_read_t req;
+    fc_read_t req;            /* a read; for decode_many only num_threads is set */
+    fc_many_t many;           /* decode_many's buffers (fc_many.c) */
+    /* what a worker does with one task: fc_task_run for reads, run_buffers for decode_many */
+    int (*run)(struct fc_job *job, const fc_task_t *t, fc_scratch_t *s, fc_error_t *err);
     fc_pool_t *pool;
     struct fc_job *next;      /* in the pool's list of running jobs */
     fc_task_t *head, *tail;   /* read, waiting for a worker */

@@ -75,6 +75,15 @@ cdef extern from "fastchunk.h" nogil:
         int32_t num_threads
         int64_t io_inflight_bytes
 
+    ctypedef struct fc_many_t:
+        const fc_layout_t *layout
+        const uint8_t *const *srcs
+        const int64_t *lens
+        const uint32_t *masks
+        uint8_t *out
+        int64_t n
+        int32_t num_threads
+
     ctypedef struct fc_job_t:
         pass
     ctypedef struct fc_scratch_t:
@@ -114,6 +123,7 @@ cdef extern from "fastchunk.h" nogil:
     void fc_job_cancel(fc_job_t *job)
     int fc_job_finish(fc_job_t *job, fc_error_t *err)
     int64_t fc_job_decoded(const fc_job_t *job)
+    int fc_many_start(const fc_many_t *req, fc_job_t **job, fc_error_t *err)
     int fc_pool_size()
     int64_t fc_job_missed_wakeups()
     int fc_inflate_available()

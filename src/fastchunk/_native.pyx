@@ -269,6 +269,75 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     return decoded
 
 
+def decode_many(Layout layout, list srcs, out, masks, int num_threads, describe=None):
+    """Decode stored chunks srcs[i] (uint8 arrays) into out (C-contiguous, writeable, holding
+    len(srcs) chunks of the layout, back to back) on the process-wide pool, skipping the
+    filters masks[i] (a uint32 array) names. Ctrl-C cancels and raises KeyboardInterrupt; the
+    first error is raised with describe(index, byte offset, code) as its context."""
+    cdef Py_ssize_t n = len(srcs), i, got = 0
+    cdef Py_ssize_t chunk = layout.chunk_bytes
+    cdef Py_buffer out_b, mask_b
+    cdef Py_buffer *views = <Py_buffer *>malloc(max(n, 1) * sizeof(Py_buffer))
+    cdef const uint8_t **ptrs = <const uint8_t **>malloc(max(n, 1) * sizeof(uint8_t *))
+    cdef int64_t *lens = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
+    cdef fc_many_t req
+    cdef fc_job_t *job = NULL
+    cdef fc_error_t err
+    cdef int rc, done = 0, pinned = 0
+    if views == NULL or ptrs == NULL or lens == NULL:
+        free(views); free(ptrs); free(lens)
+        raise MemoryError
+    try:
+        _pin(out, &out_b, PyBUF_WRITABLE, n * chunk, "out")
+        pinned = 1
+        _pin(masks, &mask_b, PyBUF_SIMPLE, n * 4, "masks")
+        pinned = 2
+        for i in range(n):
+            PyObject_GetBuffer(srcs[i], &views[i], PyBUF_SIMPLE | PyBUF_C_CONTIGUOUS)
+            got += 1
+            ptrs[i] = <const uint8_t *>views[i].buf
+            lens[i] = views[i].len
+        req.layout = &layout.c
+        req.srcs = ptrs
+        req.lens = lens
+        req.masks = <const uint32_t *>mask_b.buf
+        req.out = <uint8_t *>out_b.buf
+        req.n = n
+        req.num_threads = max(1, num_threads)
+        with nogil:
+            rc = fc_many_start(&req, &job, &err)
+        if rc != FC_OK:
+            _raise(&err, describe)
+        try:
+            while not done:
+                with nogil:
+                    done = fc_job_wait(job, WAIT_SLICE_MS)
+                if not done:
+                    PyErr_CheckSignals()  # raises KeyboardInterrupt on Ctrl-C: cancelled below
+        except BaseException:
+            fc_job_cancel(job)
+            with nogil:
+                fc_job_finish(job, &err)
+            job = NULL
+            raise
+        with nogil:
+            rc = fc_job_finish(job, &err)
+        job = NULL
+        if rc != FC_OK:
+            _raise(&err, describe)
+    finally:
+        for i in range(got):
+            PyBuffer_Release(&views[i])
+        if pinned >= 2:
+            PyBuffer_Release(&mask_b)
+        if pinned >= 1:
+            PyBuffer_Release(&out_b)
+        free(views)
+        free(ptrs)
+        free(lens)
+    return out
+
+
 def plan_box(index, cand, start, step, count, chunks, shape, int file_no=0, int layout_no=0):
     """Plan rows of a box selection over a ChunkIndex (the fast path of plan.make_plan).
 

@@ -31,8 +31,6 @@ The DECTRIS framings (``decode_dectris``), as DECTRIS documents them:
 import functools
 import re
 import struct
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -230,28 +228,16 @@ def decode(buffer, pipeline, shape, dtype, out=None, *, filter_mask=0):
     return out
 
 
-_POOL_LOCK = threading.Lock()
-_POOL = [None, 0]  # executor, its size
-
-
-def _pool(n):
-    """A shared thread pool of at least n threads. A bigger one replaces it when asked for;
-    the old one is not shut down (a call still using it may submit more), its idle threads
-    end when the last caller drops it."""
-    with _POOL_LOCK:
-        if _POOL[1] < n:
-            _POOL[0], _POOL[1] = ThreadPoolExecutor(n, thread_name_prefix="fastchunk-codecs"), n
-        return _POOL[0]
-
-
 def decode_many(buffers, pipeline, shape, dtype, out=None, *, num_threads=None, filter_mask=0):
     """Decode a list of stored chunks of one shape and pipeline into out[i], in parallel.
 
     out has shape (len(buffers), *shape) (a new array if None). Threads: num_threads, else
-    fastchunk.default_num_threads() (FASTCHUNK_NUM_THREADS, the usable CPUs). The decoders run
-    with the GIL released. The first error stops the rest; it is raised with the index of its
-    buffer in the message and as its ``index`` attribute (buffers decoded before it are in
-    out; others may be, or not). filter_mask: one int for all, or one per buffer.
+    fastchunk.default_num_threads() (FASTCHUNK_NUM_THREADS, the usable CPUs). The buffers are
+    decoded on fastchunk's process-wide worker pool, the GIL released, small ones several to a
+    task, the caller's thread decoding too. The first error stops the rest; it is raised with
+    the index of its buffer in the message and as its ``index`` attribute (buffers decoded
+    before it are in out; others may be, or not). Ctrl-C stops the decode and raises
+    KeyboardInterrupt. filter_mask: one int for all, or one per buffer.
     """
     from .engine import default_num_threads
 
@@ -263,52 +249,24 @@ def decode_many(buffers, pipeline, shape, dtype, out=None, *, num_threads=None, 
              else [int(m) for m in filter_mask])
     if len(masks) != n:
         raise ValueError(f"{len(masks)} filter masks for {n} buffers")
-    srcs = [_as_bytes(b, f"buffer {i}") for i, b in enumerate(buffers)]
-    rows = out.reshape(n, job.nelems)
-    threads = min(n, int(num_threads) if num_threads is not None else default_num_threads())
     if num_threads is not None and int(num_threads) < 1:
         raise ValueError(f"num_threads must be at least 1, got {num_threads}")
+    srcs = [_as_bytes(b, f"buffer {i}") for i, b in enumerate(buffers)]
+    threads = min(max(n, 1), int(num_threads) if num_threads is not None else default_num_threads())
 
-    def one(i):
-        try:
-            job.run(srcs[i], rows[i], masks[i])
-        except (FastchunkError, MemoryError) as e:
-            err = type(e)(f"buffer {i} of {n}: {e}")
-            err.index, err.offset = i, getattr(e, "offset", None)
-            raise err from None
+    failed = {}
 
-    if threads <= 1:
-        for i in range(n):
-            one(i)
-        return out
-    lock = threading.Lock()
-    state = {"next": 0, "error": None}
+    def describe(i, at, code):
+        failed.update(index=i if 0 <= i < n else None, offset=at)
+        where = f"{job.what()} ({len(srcs[i])} stored bytes)" if 0 <= i < n else job.what()
+        return f"buffer {i} of {n}: {where}, byte offset {at}"
 
-    def worker():
-        while True:
-            with lock:
-                i = state["next"]
-                if i >= n or state["error"] is not None:
-                    return
-                state["next"] = i + 1
-            try:
-                one(i)
-            except BaseException as e:  # first error wins: the others stop taking buffers
-                with lock:
-                    if state["error"] is None:
-                        state["error"] = e
-                return
-
-    pool = _pool(threads)
-    futures = [pool.submit(worker) for _ in range(threads)]
     try:
-        for f in futures:
-            f.result()
-    finally:
-        with lock:  # Ctrl-C while waiting: the workers take no further buffers
-            state["next"] = n
-    if state["error"] is not None:
-        raise state["error"]
+        _native.decode_many(job.layout, srcs, out.reshape(-1).view(np.uint8),
+                            np.array(masks, dtype=np.uint32), threads, describe)
+    except FastchunkError as e:
+        e.index, e.offset = failed.get("index"), failed.get("offset")
+        raise
     return out
 
 
