@@ -97,6 +97,14 @@ fc_job_t *fc_job_new(int (*run)(fc_job_t *, const fc_task_t *, fc_scratch_t *, f
     return job;
 }
 
+void fc_job_ran_inline(fc_job_t *job, int rc)
+{
+    job->failed = rc != FC_OK;
+    if (job->failed)
+        job->err.code = rc;
+    job->io_done = 1;
+}
+
 void fc_job_add_locked(fc_job_t *job)
 {
     job->next = job->pool->jobs;
@@ -117,11 +125,7 @@ int fc_job_start(const fc_read_t *req, fc_job_t **out_job, fc_error_t *err)
     job->req = *req;
 
     if (small_read(req)) {
-        rc = run_inline(req, p, &job->decoded, &job->err);
-        job->failed = rc != FC_OK;
-        if (job->failed)
-            job->err.code = rc;
-        job->io_done = 1;
+        fc_job_ran_inline(job, run_inline(req, p, &job->decoded, &job->err));
         *out_job = job;
         return FC_OK;
     }

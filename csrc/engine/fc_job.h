@@ -11,6 +11,8 @@
 
 /* A job with nothing queued whose workers run `run` on each task; NULL when out of memory. */
 fc_job_t *fc_job_new(int (*run)(fc_job_t *, const fc_task_t *, fc_scratch_t *, fc_error_t *));
+/* Record the status of a job its caller ran to the end itself (nothing queued). */
+void fc_job_ran_inline(fc_job_t *job, int rc);
 /* Put the job in the pool's list, where workers look for tasks. Holds p->mu. */
 void fc_job_add_locked(fc_job_t *job);
 

@@ -58,7 +58,7 @@ static int check_request(const fc_many_t *m, fc_error_t *err)
     return FC_OK;
 }
 
-/* Every buffer on the caller's thread (small totals, or one thread asked for). */
+/* Every buffer on the caller's thread, now (small totals). */
 static void decode_inline(fc_job_t *job)
 {
     fc_scratch_t *s = fc_cache_take_scratch(job->pool);
@@ -66,10 +66,7 @@ static void decode_inline(fc_job_t *job)
     int rc = s ? run_buffers(job, &all, s, &job->err) : fc_fail(&job->err, FC_E_NOMEM, 0, "scratch");
     if (s)
         fc_cache_release_scratch(job->pool, s);
-    job->failed = rc != FC_OK;
-    if (job->failed)
-        job->err.code = rc;
-    job->io_done = 1;
+    fc_job_ran_inline(job, rc);
 }
 
 int fc_many_start(const fc_many_t *req, fc_job_t **out_job, fc_error_t *err)
@@ -86,7 +83,9 @@ int fc_many_start(const fc_many_t *req, fc_job_t **out_job, fc_error_t *err)
     job->req.num_threads = req->num_threads;
     *out_job = job;
     int64_t bytes = (int64_t)buffer_bytes(req);
-    if (req->num_threads == 1 || req->n * bytes <= (int64_t)FC_INLINE_BYTES) {
+    /* Only small totals run here at once: bigger ones are queued even for one thread, so the
+     * caller decodes them in fc_job_wait's slices and Ctrl-C is seen between them. */
+    if (req->n * bytes <= (int64_t)FC_INLINE_BYTES) {
         decode_inline(job);
         return FC_OK;
     }
@@ -101,9 +100,7 @@ int fc_many_start(const fc_many_t *req, fc_job_t **out_job, fc_error_t *err)
                 free(head);
                 head = next;
             }
-            fc_fail(&job->err, FC_E_NOMEM, 0, "decode_many tasks");
-            job->failed = 1;
-            job->io_done = 1;
+            fc_job_ran_inline(job, fc_fail(&job->err, FC_E_NOMEM, 0, "decode_many tasks"));
             return FC_OK;
         }
         *t = (fc_task_t){NULL, i, i + per_task < req->n ? i + per_task : req->n, NULL, 0, 0};

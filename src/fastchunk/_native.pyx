@@ -129,6 +129,35 @@ cdef object _raise(fc_error_t *err, describe):
 cdef object _I8 = np.dtype(np.int64)
 
 
+cdef int _finish(fc_job_t *job, fc_error_t *err, stop, int64_t *decoded) except -1:
+    """Wait for a started job, the caller's thread decoding too, then free it and raise its
+    first error. Ctrl-C cancels it and raises KeyboardInterrupt; stop (with is_set(), or None)
+    once set cancels it: returns 1 then, else 0."""
+    cdef int done = 0, rc
+    try:
+        while not done:
+            with nogil:
+                done = fc_job_wait(job, WAIT_SLICE_MS)
+            if not done:
+                PyErr_CheckSignals()  # raises KeyboardInterrupt on Ctrl-C: cancelled below
+            if not done and stop is not None and stop.is_set():
+                fc_job_cancel(job)
+                with nogil:
+                    fc_job_finish(job, err)
+                return 1
+    except BaseException:
+        fc_job_cancel(job)
+        with nogil:
+            fc_job_finish(job, err)
+        raise
+    if decoded != NULL:
+        decoded[0] = fc_job_decoded(job)
+    with nogil:
+        rc = fc_job_finish(job, err)
+    err.code = rc
+    return 0
+
+
 cdef int _pin(object a, Py_buffer *view, int flags, Py_ssize_t nbytes, what) except -1:
     """Pin numpy array a's memory (C-contiguous; writeable with PyBUF_WRITABLE) and check it
     holds nbytes. The buffer protocol directly: a typed memoryview parses the format string
@@ -196,7 +225,7 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     cdef fc_read_t req
     cdef fc_error_t err
     cdef fc_job_t *job = NULL
-    cdef int rc, done = 0
+    cdef int rc
     cdef int64_t decoded = 0
     cdef Layout lay
     try:
@@ -232,29 +261,9 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
             rc = fc_job_start(&req, &job, &err)
         if rc != FC_OK:
             _raise(&err, describe)
-        try:
-            while not done:
-                with nogil:
-                    done = fc_job_wait(job, WAIT_SLICE_MS)
-                if not done:
-                    PyErr_CheckSignals()  # raises KeyboardInterrupt on Ctrl-C: cancelled below
-                if not done and stop is not None and stop.is_set():
-                    fc_job_cancel(job)
-                    with nogil:
-                        fc_job_finish(job, &err)
-                    job = NULL
-                    return None
-        except BaseException:
-            fc_job_cancel(job)
-            with nogil:
-                fc_job_finish(job, &err)
-            job = NULL
-            raise
-        decoded = fc_job_decoded(job)
-        with nogil:
-            rc = fc_job_finish(job, &err)
-        job = NULL
-        if rc != FC_OK:
+        if _finish(job, &err, stop, &decoded):
+            return None
+        if err.code != FC_OK:
             _raise(&err, describe)
     finally:
         if pinned >= 3:
@@ -283,7 +292,7 @@ def decode_many(Layout layout, list srcs, out, masks, int num_threads, describe=
     cdef fc_many_t req
     cdef fc_job_t *job = NULL
     cdef fc_error_t err
-    cdef int rc, done = 0, pinned = 0
+    cdef int rc, pinned = 0
     if views == NULL or ptrs == NULL or lens == NULL:
         free(views); free(ptrs); free(lens)
         raise MemoryError
@@ -308,22 +317,8 @@ def decode_many(Layout layout, list srcs, out, masks, int num_threads, describe=
             rc = fc_many_start(&req, &job, &err)
         if rc != FC_OK:
             _raise(&err, describe)
-        try:
-            while not done:
-                with nogil:
-                    done = fc_job_wait(job, WAIT_SLICE_MS)
-                if not done:
-                    PyErr_CheckSignals()  # raises KeyboardInterrupt on Ctrl-C: cancelled below
-        except BaseException:
-            fc_job_cancel(job)
-            with nogil:
-                fc_job_finish(job, &err)
-            job = NULL
-            raise
-        with nogil:
-            rc = fc_job_finish(job, &err)
-        job = NULL
-        if rc != FC_OK:
+        _finish(job, &err, None, NULL)
+        if err.code != FC_OK:
             _raise(&err, describe)
     finally:
         for i in range(got):
