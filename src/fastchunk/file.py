@@ -128,10 +128,14 @@ class Group(Node):
         dataset below the group. The chunks of all small 1-D datasets go into one native read.
         A missing name raises KeyError naming it."""
         self.file.check_open()
-        if names is None:
+        if names is None:  # h5o.visit with info: no h5py object per node, as visititems makes
             found = []
+
+            def collect(name, info):
+                if info.type == h5py.h5o.TYPE_DATASET:
+                    found.append(name.decode("utf8"))
             with H5_LOCK:
-                self._h5.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) else None)
+                h5py.h5o.visit(self._h5.id, collect, info=True)
             names = found
         return read_many(self, list(names))
 
