@@ -99,7 +99,8 @@ def write_mixed(path, **file_kw):
 
 
 @pytest.mark.parametrize("file_kw", [{}, {"userblock_size": 512}, {"libver": "latest"},
-                                     {"libver": ("earliest", "v108")}], ids=["default", "userblock", "latest", "v108"])
+                                     {"libver": ("earliest", "v108")}],
+                         ids=["default", "userblock", "latest", "v108"])
 def test_same_as_h5py_on_every_layout(tmp_path, file_kw):
     path = write_mixed(tmp_path / "mixed.h5", **file_kw)
     names, want = _h5py_all(path)
@@ -141,7 +142,8 @@ def test_deep_btree_records(tmp_path):
         records = object_header.chunk_records(read, ds, 1000)
         assert records is not None and len(records) == 100
         want = {}
-        h["others/many_chunks"].id.chunk_iter(lambda c: want.__setitem__(c.chunk_offset, (c.byte_offset, c.size)))
+        h["others/many_chunks"].id.chunk_iter(
+            lambda c: want.__setitem__(c.chunk_offset, (c.byte_offset, c.size)))
         assert {r.offset: (r.address + reader.base, r.nbytes) for r in records} == want
         assert object_header.chunk_records(read, ds, 99) is None  # more than asked for
 
@@ -226,7 +228,7 @@ def test_damaged_headers_never_raise(tmp_path):
         f.create_dataset("raw", data=np.arange(60, dtype=">u2").reshape(6, 10), chunks=(4, 4))
         names = list(f)
         spots = [h5py.h5o.get_info(f.id, n.encode()).addr for n in names]
-        spots += [f["gzip"].id.get_chunk_info(0).byte_offset - 200, f["raw"].id.get_chunk_info(0).byte_offset - 200]
+        spots += [f[n].id.get_chunk_info(0).byte_offset - 200 for n in ("gzip", "raw")]
     good = path.read_bytes()
     rng = np.random.default_rng(22)
     for trial in range(300):

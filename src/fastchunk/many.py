@@ -45,7 +45,8 @@ def read_many(group, names):
             try:
                 ds = group[name]
             except KeyError as e:  # h5py names only the last missing component, or nothing
-                raise KeyError(f"{group.file.filename}: no object {name!r} in {group.name!r} ({e.args[0] if e.args else e})") from None
+                why = e.args[0] if e.args else e
+                raise KeyError(f"{group.file.filename}: no object {name!r} in {group.name!r} ({why})") from None
         if not hasattr(ds, "read"):
             raise TypeError(f"{group.file.filename}: {name!r} is a group, not a dataset")
         if _batchable(ds):
@@ -107,7 +108,7 @@ class HeaderReader:
 
     def __init__(self, group, fileno, base, fd):
         self.group, self.fileno, self.base, self.fd = group, fileno, base, fd
-        self.loc, self.lapl = group._h5.id, group._h5._lapl
+        self.loc = group.h5.id
 
     @classmethod
     def for_group(cls, group):
@@ -117,7 +118,7 @@ class HeaderReader:
         if file.swmr or file.driver not in ("sec2", "stdio"):
             return None
         with H5_LOCK:
-            fid = file._h5.id
+            fid = file.h5.id
             fcpl = fid.get_create_plist()
             if tuple(fcpl.get_sizes()) != (8, 8):
                 return None
@@ -132,7 +133,7 @@ class HeaderReader:
         why), not a plain dataset, or in another file."""
         try:
             with H5_LOCK:
-                info = h5py.h5o.get_info(self.loc, name.encode("utf8"), lapl=self.lapl)
+                info = h5py.h5o.get_info(self.loc, name.encode("utf8"))
         except Exception:
             return None
         if info.type != h5py.h5o.TYPE_DATASET or info.fileno != self.fileno:

@@ -136,7 +136,8 @@ def datatype(body):
     """The numpy dtype of a fixed-point or IEEE floating-point datatype message, else None."""
     if len(body) < 12:
         return None
-    cls, bits, size = body[0] & 0x0F, int.from_bytes(body[1:4], "little"), struct.unpack_from("<I", body, 4)[0]
+    cls, bits = body[0] & 0x0F, int.from_bytes(body[1:4], "little")
+    size, = struct.unpack_from("<I", body, 4)
     order = ">" if bits & 1 else "<"
     offset, precision = struct.unpack_from("<HH", body, 8)
     if cls == 0:
