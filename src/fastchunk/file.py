@@ -125,8 +125,9 @@ class Group(Node):
     def read_many(self, names=None):
         """Read many datasets in one call: a dict name -> exactly what ``group[name][()]``
         gives (h5py.Empty included), names relative to this group. Without names, every
-        dataset below the group. The chunks of all small 1-D datasets go into one native read.
-        A missing name raises KeyError naming it."""
+        dataset below the group. Small plain datasets are read from their object headers
+        without opening them through HDF5 (many.py); the chunks of the other small 1-D
+        datasets go into one native read. A missing name raises KeyError naming it."""
         self.file.check_open()
         if names is None:  # h5o.visit with info: no h5py object per node, as visititems makes
             found = []
