@@ -6,6 +6,9 @@
 - "codec api, decode_many": N real-content 4M frames (the real Eiger frame, else synthetic)
   decoded into one stack: decode_many on 1 and 2 threads, and a 2-thread Python pool over
   bitshuffle. Target: 2 threads >= 1.8x 1 thread.
+- "codec api, decode_many of 192x192 frames": 3000 small frames as a 4D-STEM stream hands them
+  over: decode_many on 1 and 2 threads against a loop of bitshuffle.decompress_lz4 (no target;
+  shows what a task shared by several small frames saves).
 - "zarr via refs": a bslz4 Eiger series read whole through fastchunk.refs + fsspec + zarr
   (our numcodecs codec) against h5py's frame loop. Target: >= 2x h5py.
 
@@ -156,6 +159,59 @@ def test_decode_many_python_pool_bitshuffle(benchmark, many, py_pool):
     threads = getattr(py_pool, "_max_workers", 2)
     _many(benchmark, many, lambda: list(py_pool.map(one, range(len(blobs)))),
           f"Python pool ({threads} threads) over bitshuffle.decompress_lz4", 2, threads)
+    _check_stack(out, want)
+
+
+# -- decode_many of small frames -----------------------------------------------------------
+SMALL = (192, 192)  # DECTRIS ARINA's frame, streamed at up to 120 kHz for 4D-STEM
+
+
+@pytest.fixture(scope="module")
+def small_many(request):
+    """3000 stored 192x192 u16 frames (60 in the smoke run) as the detector stream frames them,
+    the stack they decode to, and a reused output."""
+    n = 60 if benchmarks_disabled(request.config) else 3000
+    frames = testing.eiger_frames(n, SMALL, np.uint16)
+    blobs = [struct.pack(">QI", f.nbytes, 8192) + bitshuffle.compress_lz4(f, 4096).tobytes() for f in frames]
+    return blobs, list(frames), np.empty_like(frames), frames[0]
+
+
+BSLZ4_U16 = [(32008, (0, 2, 2, 0, 2))]
+
+
+def _small(benchmark, m, fn, label, rank, threads, **kw):
+    blobs, want, out, _ = m
+    return timed(benchmark, fn, label=label, rank=rank, decoded_bytes=out.nbytes,
+                 stored_bytes=sum(map(len, blobs)), frames=len(blobs), threads=threads, **kw)
+
+
+@pytest.mark.benchmark(group="codec api, decode_many of 192x192 frames")
+def test_small_decode_many_1_thread(benchmark, small_many):
+    blobs, want, out, _ = small_many
+    _small(benchmark, small_many, lambda: codecs.decode_many(blobs, BSLZ4_U16, SMALL, np.uint16, out=out, num_threads=1),
+           "decode_many, 1 thread, reused out", 0, 1, baseline=True)
+    _check_stack(out, want)
+
+
+@pytest.mark.benchmark(group="codec api, decode_many of 192x192 frames")
+def test_small_decode_many_2_threads(benchmark, small_many):
+    blobs, want, out, _ = small_many
+    _small(benchmark, small_many, lambda: codecs.decode_many(blobs, BSLZ4_U16, SMALL, np.uint16, out=out, num_threads=2),
+           "decode_many, 2 threads, reused out", 1, 2)
+    _check_stack(out, want)
+
+
+@pytest.mark.benchmark(group="codec api, decode_many of 192x192 frames")
+def test_small_bitshuffle_loop(benchmark, small_many):
+    """What a stream consumer writes today: one bitshuffle.decompress_lz4 call per frame."""
+    blobs, want, out, _ = small_many
+    bodies = [np.frombuffer(b, np.uint8)[12:] for b in blobs]
+
+    def loop():
+        for i, body in enumerate(bodies):
+            out[i] = bitshuffle.decompress_lz4(body, SMALL, np.dtype(np.uint16), 4096)
+
+    _small(benchmark, small_many, loop, "bitshuffle.decompress_lz4 loop (OMP 1 thread)", 2, 1)
     _check_stack(out, want)
 
 
