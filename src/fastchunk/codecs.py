@@ -251,7 +251,9 @@ def decode_many(buffers, pipeline, shape, dtype, out=None, *, num_threads=None, 
         raise ValueError(f"{len(masks)} filter masks for {n} buffers")
     if num_threads is not None and int(num_threads) < 1:
         raise ValueError(f"num_threads must be at least 1, got {num_threads}")
-    srcs = [_as_bytes(b, f"buffer {i}") for i, b in enumerate(buffers)]
+    # bytes (a stream message) go to the native side as they are: converting 3000 small frames
+    # one by one cost 11 ms, a third of decoding them on 2 threads
+    srcs = [b if type(b) is bytes else _as_bytes(b, f"buffer {i}") for i, b in enumerate(buffers)]
     threads = min(max(n, 1), int(num_threads) if num_threads is not None else default_num_threads())
 
     failed = {}
