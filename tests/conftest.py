@@ -4,9 +4,13 @@ from hdf5_exit import skip_hdf5_exit_handler
 # Before h5py: HDF5 2.0's exit handler can crash the process after the run (hdf5_exit.py).
 HDF5_EXIT_HANDLER_SKIPPED = skip_hdf5_exit_handler()
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import pathlib  # noqa: E402
 import re  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 
 import h5py  # noqa: E402
 import hdf5plugin  # noqa: E402,F401
@@ -88,6 +92,26 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"{k:<32}{v}")
     for reason, n in mod.FALLBACK_REASONS.most_common():
         tr.write_line(f"  h5py fallback x{n}: {reason}")
+
+
+@contextlib.contextmanager
+def sigint_timer(delay):
+    """A timer whose start() sends this process SIGINT `delay` seconds later, with Python's
+    default handler (KeyboardInterrupt) installed until the block ends; timer.sent holds the
+    time it was sent."""
+    sent = []
+
+    def interrupt():
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(delay, interrupt)
+    timer.sent = sent
+    try:
+        yield timer
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
 def chunk_location(path, name, coords):

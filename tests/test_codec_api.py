@@ -2,7 +2,6 @@
 codecs, against bitshuffle, lz4 and h5py, on good and hostile buffers (the fuzz corpus)."""
 import os
 import pathlib
-import signal
 import struct
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import lz4.block
 import numcodecs
 import numpy as np
 import pytest
-from conftest import assert_identical
+from conftest import assert_identical, sigint_timer
 
 import fastchunk
 from fastchunk import codecs, numcodecs_codecs, testing
@@ -443,14 +442,7 @@ def test_ctrl_c_cancels_decode_many(small_stack, num_threads):
     frames, blobs = small_stack
     many_blobs, pipeline = blobs * 40, [(32008, (0, 4, 2, 0, 2))]  # 16000 frames, ~0.5 s a call
     out = np.empty((len(many_blobs), 192, 192), np.uint16)
-    sent = []
-
-    def interrupt():
-        sent.append(time.monotonic())
-        os.kill(os.getpid(), signal.SIGINT)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    timer = threading.Timer(0.05, interrupt)
-    try:
+    with sigint_timer(0.05) as timer:
         deadline = time.monotonic() + 10
         with pytest.raises(KeyboardInterrupt):
             timer.start()
@@ -458,12 +450,9 @@ def test_ctrl_c_cancels_decode_many(small_stack, num_threads):
                 codecs.decode_many(many_blobs, pipeline, (192, 192), np.uint16, out=out, num_threads=num_threads)
         caught = time.monotonic()
         timer.join()
-        assert sent and caught - sent[0] < 0.5
+        assert timer.sent and caught - timer.sent[0] < 0.5
         # the pool is still good afterwards
         assert_identical(codecs.decode_many(blobs, pipeline, (192, 192), np.uint16, num_threads=num_threads), frames)
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGINT, previous)
 
 
 def test_decode_many_arguments(stack):

@@ -13,7 +13,8 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_identical, assert_names_chunk, chunk_location, h5py_read, patch_file
+from conftest import (assert_identical, assert_names_chunk, chunk_location, h5py_read, patch_file,
+                      sigint_timer)
 
 import fastchunk
 from fastchunk import _native, testing
@@ -241,33 +242,22 @@ def test_fork_before_the_pool_exists(files):
 @pytest.mark.parametrize("num_threads", [1, 4])
 def test_ctrl_c_cancels_a_long_read(big, num_threads):
     path, frame = big
-    sent = []
-
-    def interrupt():
-        sent.append(time.monotonic())
-        os.kill(os.getpid(), signal.SIGINT)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    timer = threading.Timer(0.05, interrupt)
-    try:
-        with fastchunk.File(path, num_threads=num_threads) as f:
-            ds = f["x"]
-            sel = np.s_[:, :, 5]
-            out = np.empty((300, 1024), np.uint32)
-            ds.read(np.s_[:4], num_threads=num_threads)  # index and pool warm
-            deadline = time.monotonic() + 5
-            with pytest.raises(KeyboardInterrupt):
-                timer.start()
-                while time.monotonic() < deadline:
-                    ds.read(sel, out=out)
-            caught = time.monotonic()
-            timer.join()
-            assert sent, "no SIGINT was sent within the time bound"
-            assert caught - sent[0] < 0.5
-            assert_identical(ds.read(np.s_[::23, :, 5]), np.repeat(frame[None, :, 5], 14, axis=0))
-            assert_identical(ds[7:9], h5py_read(path, "x", np.s_[7:9]))
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGINT, previous)
+    with sigint_timer(0.05) as timer, fastchunk.File(path, num_threads=num_threads) as f:
+        ds = f["x"]
+        sel = np.s_[:, :, 5]
+        out = np.empty((300, 1024), np.uint32)
+        ds.read(np.s_[:4], num_threads=num_threads)  # index and pool warm
+        deadline = time.monotonic() + 5
+        with pytest.raises(KeyboardInterrupt):
+            timer.start()
+            while time.monotonic() < deadline:
+                ds.read(sel, out=out)
+        caught = time.monotonic()
+        timer.join()
+        assert timer.sent, "no SIGINT was sent within the time bound"
+        assert caught - timer.sent[0] < 0.5
+        assert_identical(ds.read(np.s_[::23, :, 5]), np.repeat(frame[None, :, 5], 14, axis=0))
+        assert_identical(ds[7:9], h5py_read(path, "x", np.s_[7:9]))
 
 
 def _os_threads():
