@@ -8,7 +8,8 @@
  *   - root entries that decode two literals at once, or a whole length + distance code, when
  *     both codes fit in the root index together;
  *   - a fast loop (no bounds checks per symbol) while far from both ends, an exact checked loop
- *     near them; matches copied 8/16 bytes at a time with patterns for short distances;
+ *     near them; matches copied 8/16 bytes at a time with patterns for short distances, or (x86
+ *     SSSE3) from one shuffled 16-byte window whatever the distance;
  *   - the decoder compiled twice, plain and with BMI2, picked at run time (x86 + GCC/clang);
  *   - Adler-32 over the output at the end (vectorised; scalar reference kept).
  * docs/inflate.md holds the design discussion and measurements.
@@ -37,6 +38,12 @@
 #define FC_X86_DISPATCH 1
 #else
 #define FC_X86_DISPATCH 0
+#endif
+/* __builtin_shuffle with a variable mask is GCC's; it becomes one pshufb under target("ssse3"). */
+#if FC_X86_DISPATCH && !defined(__clang__)
+#define FC_SHUFFLE_COPY 1
+#else
+#define FC_SHUFFLE_COPY 0
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
@@ -337,7 +344,7 @@ static FC_NOINLINE int pair_entries(struct fc_inflate_state *st, const uint8_t *
 /* Copy shape for the block's matches, from its code lengths (2^-length ~ frequency): copy 32
  * bytes up front ("wide") unless matches dominate the block and are almost all <= 16 bytes
  * (measured: the narrow copy wins on match-heavy detector data, the wide one everywhere else). */
-static int wide_copies(const uint8_t *lens, unsigned nlit)
+static int wide_copies(const uint8_t *lens, unsigned nlit, int shuffle_copy)
 {
     uint32_t lit = 0, all = 0, lng = 0;
     for (unsigned k = 0; k < 256; k++)
@@ -347,6 +354,8 @@ static int wide_copies(const uint8_t *lens, unsigned nlit)
         all += w;
         lng += k >= 268 ? w : 0;
     }
+    if (shuffle_copy)
+        return lit > all;
     return 16 * lng > all || lit > all;
 }
 
@@ -525,6 +534,38 @@ static FC_ALWAYS_INLINE void copy16(uint8_t *d, const uint8_t *s) { memcpy(d, s,
 #define FAST_IN_MARGIN 32u
 #define FAST_OUT_MARGIN 320u /* 2 entries of 2 literals + 258 rounded up to 16 < 320 */
 
+#if FC_SHUFFLE_COPY
+/* Shuffle copy (x86 with SSSE3, GCC): every match starts with one 16-byte store of the 16 bytes
+ * at out - dist, shuffled by copy_masks[min(dist, 16)][i] = i % dist, which repeats the first
+ * dist bytes when dist < 16 and leaves the window as it is otherwise. No branch on the distance
+ * for matches of up to 16 bytes (most of them in detector data: 8 and 12-byte matches at
+ * distances 1..1000 in Eiger u32 frames), where the branchy copy mispredicted often; measured
+ * 1.16-1.30x faster on match-heavy frames, even on literal-heavy volumes. */
+typedef uint8_t fc_v16u8 __attribute__((vector_size(16)));
+#define CM(p)                                                                                     \
+    {0 % p, 1 % p, 2 % p, 3 % p, 4 % p, 5 % p, 6 % p, 7 % p,                                      \
+     8 % p, 9 % p, 10 % p, 11 % p, 12 % p, 13 % p, 14 % p, 15 % p}
+static const fc_v16u8 copy_masks[17] __attribute__((aligned(16))) = {
+    CM(1), CM(1),  CM(2),  CM(3),  CM(4),  CM(5),  CM(6),  CM(7), CM(8),
+    CM(9), CM(10), CM(11), CM(12), CM(13), CM(14), CM(15), CM(16)};
+#undef CM
+/* copy_rot[p][i] = (16 + i) % p: the next 16 bytes of a pattern of period p < 16 from its first
+ * 16; copy_sel[p]: all ones where p < 16 (take the rotation), zero for p = 16 (take the source) */
+#define CR(p)                                                                                     \
+    {16 % p, 17 % p, 18 % p, 19 % p, 20 % p, 21 % p, 22 % p, 23 % p,                             \
+     24 % p, 25 % p, 26 % p, 27 % p, 28 % p, 29 % p, 30 % p, 31 % p}
+static const fc_v16u8 copy_rot[17] __attribute__((aligned(16))) = {
+    CR(1), CR(1),  CR(2),  CR(3),  CR(4),  CR(5),  CR(6),  CR(7), CR(8),
+    CR(9), CR(10), CR(11), CR(12), CR(13), CR(14), CR(15), CR(16)};
+#undef CR
+#define ONES {255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255}
+static const fc_v16u8 copy_sel[17] __attribute__((aligned(16))) = {
+    ONES, ONES, ONES, ONES, ONES, ONES, ONES, ONES, ONES,
+    ONES, ONES, ONES, ONES, ONES, ONES, ONES, {0}};
+#undef ONES
+/* copy_steps[p]: the largest multiple of p that is <= 16, for p < 16 (repeat stores keep phase) */
+static const uint8_t copy_steps[16] = {0, 16, 16, 15, 16, 15, 12, 14, 16, 9, 10, 11, 12, 13, 14, 15};
+#endif
 /* Step (a multiple of the distance, <= 8) for pattern stores of distances 2..7. */
 static const uint8_t pattern_step[8] = {0, 8, 8, 6, 8, 5, 6, 7};
 
@@ -584,8 +625,8 @@ static const uint8_t pattern_step[8] = {0, 8, 8, 6, 8, 5, 6, 7};
 static const char MSG_TRUNC[] = "deflate: stream ends early";
 static const char MSG_OUTFULL[] = "deflate: data inflates past the chunk size";
 
-/* The fast loop, specialised for the block's copy shape (`wide`, a compile-time constant in each
- * copy). Runs while >= FAST_IN_MARGIN input bytes and >= FAST_OUT_MARGIN output bytes are left,
+/* The fast loop, specialised for the block's copy shape (`wide`), its literal entries (`dbl`) and
+ * the shuffle copy (`simd`), compile-time constants in each copy. Runs while >= FAST_IN_MARGIN input bytes and >= FAST_OUT_MARGIN output bytes are left,
  * so refills and copies need no checks. On entry to each iteration the bit buffer was just
  * refilled (all 64 bits are stream bits) and e is the entry for the next symbol. Here bitsleft
  * carries garbage above bit 5 (it is decremented by whole entries); only bitsleft & 63 counts.
@@ -601,7 +642,7 @@ static FC_ALWAYS_INLINE int fast_loop(const uint32_t *ll, const uint32_t *dt, co
                                       uint8_t **pout, uint64_t *pbitbuf, unsigned *pbitsleft,
                                       const uint8_t *in_fast_end, const uint8_t *out_fast_end,
                                       const uint8_t *dst, const char **what, const int wide,
-                                      const int dbl)
+                                      const int dbl, const int simd)
 {
     const uint8_t *in = *pin;
     uint8_t *out = *pout;
@@ -697,6 +738,44 @@ static FC_ALWAYS_INLINE int fast_loop(const uint32_t *ll, const uint32_t *dt, co
         e = ll[bitbuf & LL_MASK];
         if (FC_UNLIKELY(dist > (size_t)(out - dst)))
             FAST_FAIL("deflate: invalid distance too far back");
+#if FC_SHUFFLE_COPY
+        if (simd) {
+            /* the first 16 (narrow) or 32 (wide) bytes without a branch on the distance (see
+             * copy_masks); when dist < 16 the window's bytes past `out` are loaded, not used */
+            const uint8_t *s = out - dist;
+            size_t p = dist < 16 ? dist : 16, first = wide ? 32 : 16;
+            fc_v16u8 v;
+            memcpy(&v, s, 16);
+            v = __builtin_shuffle(v, copy_masks[p]);
+            memcpy(out, &v, 16);
+            if (wide) {
+                /* bytes 16..31: the pattern rotated (dist < 16), else the source's next 16 */
+                fc_v16u8 w, r = __builtin_shuffle(v, copy_rot[p]), sel = copy_sel[p];
+                memcpy(&w, s + 16, 16);
+                w = (r & sel) | (w & ~sel);
+                memcpy(out + 16, &w, 16);
+            }
+            if (FC_UNLIKELY(len > first)) {
+                uint8_t *o = out + first, *end = out + len;
+                if (dist >= 16) {
+                    s = o - dist;
+                    do {
+                        copy16(o, s);
+                        o += 16;
+                        s += 16;
+                    } while (o < end);
+                } else {
+                    size_t step = copy_steps[dist]; /* a multiple of dist: the phase stays */
+                    o = out + (first / step) * step;
+                    do {
+                        memcpy(o, &v, 16);
+                        o += step;
+                    } while (o < end);
+                }
+            }
+            out += len;
+        } else
+#endif
         {
             uint8_t *o = out, *end = out + len;
             const uint8_t *s = out - dist;
@@ -777,21 +856,22 @@ out:
         uint64_t *pbitbuf, unsigned *pbitsleft, const uint8_t *in_fast_end,                       \
         const uint8_t *out_fast_end, const uint8_t *dst, const char **what
 #define FAST_ARGS ll, dt, pin, pout, pbitbuf, pbitsleft, in_fast_end, out_fast_end, dst, what
-static FC_NOINLINE FC_ALIGN64 int fast_narrow(FAST_PARAMS) { return fast_loop(FAST_ARGS, 0, 0); }
-static FC_NOINLINE FC_ALIGN64 int fast_wide(FAST_PARAMS) { return fast_loop(FAST_ARGS, 1, 0); }
-static FC_NOINLINE FC_ALIGN64 int fast_narrow_dbl(FAST_PARAMS) { return fast_loop(FAST_ARGS, 0, 1); }
-static FC_NOINLINE FC_ALIGN64 int fast_wide_dbl(FAST_PARAMS) { return fast_loop(FAST_ARGS, 1, 1); }
+static FC_NOINLINE FC_ALIGN64 int fast_narrow(FAST_PARAMS) { return fast_loop(FAST_ARGS, 0, 0, 0); }
+static FC_NOINLINE FC_ALIGN64 int fast_wide(FAST_PARAMS) { return fast_loop(FAST_ARGS, 1, 0, 0); }
+static FC_NOINLINE FC_ALIGN64 int fast_narrow_dbl(FAST_PARAMS) { return fast_loop(FAST_ARGS, 0, 1, 0); }
+static FC_NOINLINE FC_ALIGN64 int fast_wide_dbl(FAST_PARAMS) { return fast_loop(FAST_ARGS, 1, 1, 0); }
 #if FC_X86_DISPATCH
-#define FC_BMI2 __attribute__((target("bmi2")))
-FC_BMI2 static FC_NOINLINE FC_ALIGN64 int fast_narrow_bmi2(FAST_PARAMS) { return fast_loop(FAST_ARGS, 0, 0); }
-FC_BMI2 static FC_NOINLINE FC_ALIGN64 int fast_wide_bmi2(FAST_PARAMS) { return fast_loop(FAST_ARGS, 1, 0); }
+/* simd = 1: the shuffle copy; `wide` then only names the variant (both copy alike). */
+#define FC_BMI2 __attribute__((target("bmi2,ssse3")))
+FC_BMI2 static FC_NOINLINE FC_ALIGN64 int fast_narrow_bmi2(FAST_PARAMS) { return fast_loop(FAST_ARGS, 0, 0, 1); }
+FC_BMI2 static FC_NOINLINE FC_ALIGN64 int fast_wide_bmi2(FAST_PARAMS) { return fast_loop(FAST_ARGS, 1, 0, 1); }
 FC_BMI2 static FC_NOINLINE FC_ALIGN64 int fast_narrow_dbl_bmi2(FAST_PARAMS)
 {
-    return fast_loop(FAST_ARGS, 0, 1);
+    return fast_loop(FAST_ARGS, 0, 1, 1);
 }
 FC_BMI2 static FC_NOINLINE FC_ALIGN64 int fast_wide_dbl_bmi2(FAST_PARAMS)
 {
-    return fast_loop(FAST_ARGS, 1, 1);
+    return fast_loop(FAST_ARGS, 1, 1, 1);
 }
 #else
 #define fast_narrow_bmi2 fast_narrow
@@ -948,7 +1028,7 @@ static FC_ALWAYS_INLINE int inflate_body(struct fc_inflate_state *st, const uint
             if (build_dist(st, st->lens + hlit, hdist))
                 FAIL("deflate: invalid distances set");
             dbl = pair_entries(st, st->lens + hlit, hlit, hdist);
-            wide = wide_copies(st->lens, hlit);
+            wide = wide_copies(st->lens, hlit, bmi2);
             tables = 0;
         } else {
             FAIL("deflate: invalid block type");
@@ -1121,7 +1201,7 @@ int fc_inflate_zlib(fc_inflate_state_t *st, const uint8_t *src, size_t srclen, u
                     const char **err_what)
 {
 #if FC_X86_DISPATCH
-    if (__builtin_cpu_supports("bmi2"))
+    if (__builtin_cpu_supports("bmi2") && __builtin_cpu_supports("ssse3"))
         return inflate_bmi2(st, src, srclen, dst, dstlen, exact, produced, err_at, err_what);
 #endif
     return inflate_generic(st, src, srclen, dst, dstlen, exact, produced, err_at, err_what);
