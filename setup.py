@@ -142,9 +142,11 @@ class BuildExt(build_ext):
                 return False
 
     def build_extension(self, ext):
-        for flags, macro, files in SIMD_SETS:
+        for i, (flags, macro, files) in enumerate(SIMD_SETS):
             if not self._accepts(flags):
                 print(f"fastchunk: compiler rejects {flags}; {macro} and the sets after it left out")
+                if i == 0:  # no x86 SIMD at all (as on ARM64): the codecs' x86 variants too
+                    ext.define_macros.append(("FC_NO_X86_DISPATCH", "1"))
                 break
             objs = self.compiler.compile(
                 [os.path.join(CSRC, f) for f in files],

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "codecs/fc_copy_shuffle.h"
 #include "codecs/fc_inflate_core.h"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -34,17 +35,12 @@
 #define FC_ALIGN64
 #endif
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(FC_INFLATE_NO_DISPATCH)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(FC_NO_X86_DISPATCH)
 #define FC_X86_DISPATCH 1
 #else
 #define FC_X86_DISPATCH 0
 #endif
-/* __builtin_shuffle with a variable mask is GCC's; it becomes one pshufb under target("ssse3"). */
-#if FC_X86_DISPATCH && !defined(__clang__)
-#define FC_SHUFFLE_COPY 1
-#else
-#define FC_SHUFFLE_COPY 0
-#endif
+
 
 /* ------------------------------------------------------------------------------------------ */
 /* Table geometry and entry format                                                             */
@@ -343,7 +339,8 @@ static FC_NOINLINE int pair_entries(struct fc_inflate_state *st, const uint8_t *
 
 /* Copy shape for the block's matches, from its code lengths (2^-length ~ frequency): copy 32
  * bytes up front ("wide") unless matches dominate the block and are almost all <= 16 bytes
- * (measured: the narrow copy wins on match-heavy detector data, the wide one everywhere else). */
+ * (measured: the narrow copy wins on match-heavy detector data, the wide one everywhere else).
+ * With the shuffle copy, wide only where literals dominate (measured the same way). */
 static int wide_copies(const uint8_t *lens, unsigned nlit, int shuffle_copy)
 {
     uint32_t lit = 0, all = 0, lng = 0;
@@ -535,22 +532,10 @@ static FC_ALWAYS_INLINE void copy16(uint8_t *d, const uint8_t *s) { memcpy(d, s,
 #define FAST_OUT_MARGIN 320u /* 2 entries of 2 literals + 258 rounded up to 16 < 320 */
 
 #if FC_SHUFFLE_COPY
-/* Shuffle copy (x86 with SSSE3, GCC): every match starts with one 16-byte store of the 16 bytes
- * at out - dist, shuffled by copy_masks[min(dist, 16)][i] = i % dist, which repeats the first
- * dist bytes when dist < 16 and leaves the window as it is otherwise. No branch on the distance
- * for matches of up to 16 bytes (most of them in detector data: 8 and 12-byte matches at
- * distances 1..1000 in Eiger u32 frames), where the branchy copy mispredicted often; measured
- * 1.16-1.30x faster on match-heavy frames, even on literal-heavy volumes. */
-typedef uint8_t fc_v16u8 __attribute__((vector_size(16)));
-#define CM(p)                                                                                     \
-    {0 % p, 1 % p, 2 % p, 3 % p, 4 % p, 5 % p, 6 % p, 7 % p,                                      \
-     8 % p, 9 % p, 10 % p, 11 % p, 12 % p, 13 % p, 14 % p, 15 % p}
-static const fc_v16u8 copy_masks[17] __attribute__((aligned(16))) = {
-    CM(1), CM(1),  CM(2),  CM(3),  CM(4),  CM(5),  CM(6),  CM(7), CM(8),
-    CM(9), CM(10), CM(11), CM(12), CM(13), CM(14), CM(15), CM(16)};
-#undef CM
-/* copy_rot[p][i] = (16 + i) % p: the next 16 bytes of a pattern of period p < 16 from its first
- * 16; copy_sel[p]: all ones where p < 16 (take the rotation), zero for p = 16 (take the source) */
+/* The wide shuffle copy's bytes 16..31 (fc_copy_shuffle.h has the first 16): copy_rot[p][i] =
+ * (16 + i) % p continues a pattern of period p < 16; copy_sel[p] is all ones where p < 16 (take
+ * the rotation) and zero for p = 16 (take the source's next 16 bytes). Measured: the 32-byte form
+ * pays in literal-heavy blocks (few matches, more of them long), the 16-byte one elsewhere. */
 #define CR(p)                                                                                     \
     {16 % p, 17 % p, 18 % p, 19 % p, 20 % p, 21 % p, 22 % p, 23 % p,                             \
      24 % p, 25 % p, 26 % p, 27 % p, 28 % p, 29 % p, 30 % p, 31 % p}
@@ -563,9 +548,8 @@ static const fc_v16u8 copy_sel[17] __attribute__((aligned(16))) = {
     ONES, ONES, ONES, ONES, ONES, ONES, ONES, ONES, ONES,
     ONES, ONES, ONES, ONES, ONES, ONES, ONES, {0}};
 #undef ONES
-/* copy_steps[p]: the largest multiple of p that is <= 16, for p < 16 (repeat stores keep phase) */
-static const uint8_t copy_steps[16] = {0, 16, 16, 15, 16, 15, 12, 14, 16, 9, 10, 11, 12, 13, 14, 15};
 #endif
+
 /* Step (a multiple of the distance, <= 8) for pattern stores of distances 2..7. */
 static const uint8_t pattern_step[8] = {0, 8, 8, 6, 8, 5, 6, 7};
 
@@ -741,13 +725,10 @@ static FC_ALWAYS_INLINE int fast_loop(const uint32_t *ll, const uint32_t *dt, co
 #if FC_SHUFFLE_COPY
         if (simd) {
             /* the first 16 (narrow) or 32 (wide) bytes without a branch on the distance (see
-             * copy_masks); when dist < 16 the window's bytes past `out` are loaded, not used */
+             * codecs/fc_copy_shuffle.h) */
             const uint8_t *s = out - dist;
             size_t p = dist < 16 ? dist : 16, first = wide ? 32 : 16;
-            fc_v16u8 v;
-            memcpy(&v, s, 16);
-            v = __builtin_shuffle(v, copy_masks[p]);
-            memcpy(out, &v, 16);
+            fc_v16u8 v = fc_copy16_shuffled(out, dist);
             if (wide) {
                 /* bytes 16..31: the pattern rotated (dist < 16), else the source's next 16 */
                 fc_v16u8 w, r = __builtin_shuffle(v, copy_rot[p]), sel = copy_sel[p];
@@ -765,7 +746,7 @@ static FC_ALWAYS_INLINE int fast_loop(const uint32_t *ll, const uint32_t *dt, co
                         s += 16;
                     } while (o < end);
                 } else {
-                    size_t step = copy_steps[dist]; /* a multiple of dist: the phase stays */
+                    size_t step = fc_copy_steps[dist]; /* a multiple of dist: the phase stays */
                     o = out + (first / step) * step;
                     do {
                         memcpy(o, &v, 16);
@@ -1028,7 +1009,7 @@ static FC_ALWAYS_INLINE int inflate_body(struct fc_inflate_state *st, const uint
             if (build_dist(st, st->lens + hlit, hdist))
                 FAIL("deflate: invalid distances set");
             dbl = pair_entries(st, st->lens + hlit, hlit, hdist);
-            wide = wide_copies(st->lens, hlit, bmi2);
+            wide = wide_copies(st->lens, hlit, bmi2 && FC_SHUFFLE_COPY);
             tables = 0;
         } else {
             FAIL("deflate: invalid block type");

@@ -7,6 +7,7 @@
  * Near the ends an exact path copies only what the sequence says. */
 #include <string.h>
 
+#include "codecs/fc_copy_shuffle.h"
 #include "fastchunk.h"
 
 #define SLACK 32 /* input and output room a fast copy needs beyond its logical end */
@@ -124,8 +125,18 @@ static void copy_match_long(uint8_t *op, size_t off, size_t len)
  * bytes of output room past op + len. The offset is what the branch predictor cannot learn
  * in bitshuffled data, so the common case (at most 16 bytes, offset >= 8) takes one branch
  * on it; offset 2 (runs in 16-bit bit planes) is the next most common. */
-static inline void copy_match_fast(uint8_t *op, size_t off, size_t len)
+static inline __attribute__((always_inline)) void copy_match_fast(uint8_t *op, size_t off,
+                                                                  size_t len, const int simd)
 {
+#if FC_SHUFFLE_COPY
+    if (simd) {
+        /* no branch on the offset for the first 16 bytes (fc_copy_shuffle.h) */
+        fc_copy16_shuffled(op, off);
+        if (UNLIKELY(len > 16))
+            copy_match_long(op, off, len);
+        return;
+    }
+#endif
     const uint8_t *m = op - off;
     if (LIKELY(off >= 8)) {
         /* Right for any offset >= 8: the second move reads what the first one wrote. */
@@ -147,13 +158,15 @@ static inline void copy_match_fast(uint8_t *op, size_t off, size_t len)
 /* Copy a match that ends less than SLACK bytes before the output end: everything up to SLACK
  * bytes before the end goes the fast way (bitshuffled blocks often end in one long run), the
  * rest byte by byte, which is exact and handles any overlap. */
-static void copy_match_tail(uint8_t *op, size_t off, size_t len, size_t room)
+static inline __attribute__((always_inline)) void copy_match_tail(uint8_t *op, size_t off,
+                                                                  size_t len, size_t room,
+                                                                  const int simd)
 {
     size_t head = room > SLACK ? room - SLACK : 0;
     if (head > len)
         head = len;
     if (head)
-        copy_match_fast(op, off, head);
+        copy_match_fast(op, off, head, simd);
     const uint8_t *m = op - off;
     for (size_t i = head; i < len; i++)
         op[i] = m[i];
@@ -192,7 +205,8 @@ static inline __attribute__((always_inline)) int pixel_seq(const uint8_t *ip, ui
  * almost no sequence qualifies. */
 static inline __attribute__((always_inline)) int lz4_decode(const uint8_t *src, size_t srclen,
                                                             uint8_t *dst, size_t dstlen,
-                                                            size_t *err_at, const int pixel_loop)
+                                                            size_t *err_at, const int pixel_loop,
+                                                            const int simd)
 {
     const uint8_t *ip = src, *const iend = src + srclen;
     uint8_t *op = dst, *const oend = dst + dstlen;
@@ -256,9 +270,9 @@ static inline __attribute__((always_inline)) int lz4_decode(const uint8_t *src, 
             goto bad;
         size_t room = (size_t)(oend - op);
         if (LIKELY(mlen + SLACK <= room))
-            copy_match_fast(op, off, mlen);
+            copy_match_fast(op, off, mlen, simd);
         else if (mlen <= room)
-            copy_match_tail(op, off, mlen, room);
+            copy_match_tail(op, off, mlen, room, simd);
         else
             goto bad;
         op += mlen;
@@ -274,14 +288,39 @@ bad:
     return FC_E_CORRUPT;
 }
 
+/* Each decoder twice: portable, and with the shuffle copy (SSSE3), picked at run time. */
+#if FC_SHUFFLE_COPY
+__attribute__((target("ssse3"))) static int lz4_plain_ssse3(const uint8_t *src, size_t srclen,
+                                                            uint8_t *dst, size_t dstlen,
+                                                            size_t *err_at)
+{
+    return lz4_decode(src, srclen, dst, dstlen, err_at, 0, 1);
+}
+__attribute__((target("ssse3"))) static int lz4_pixels_ssse3(const uint8_t *src, size_t srclen,
+                                                             uint8_t *dst, size_t dstlen,
+                                                             size_t *err_at)
+{
+    return lz4_decode(src, srclen, dst, dstlen, err_at, 1, 1);
+}
+#define HAVE_SSSE3() __builtin_cpu_supports("ssse3")
+#else
+#define lz4_plain_ssse3 fc_lz4_block_decode
+#define lz4_pixels_ssse3 fc_lz4_block_decode_pixels
+#define HAVE_SSSE3() 0
+#endif
+
 int fc_lz4_block_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                         size_t *err_at)
 {
-    return lz4_decode(src, srclen, dst, dstlen, err_at, 0);
+    if (HAVE_SSSE3())
+        return lz4_plain_ssse3(src, srclen, dst, dstlen, err_at);
+    return lz4_decode(src, srclen, dst, dstlen, err_at, 0, 0);
 }
 
 int fc_lz4_block_decode_pixels(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
                                size_t *err_at)
 {
-    return lz4_decode(src, srclen, dst, dstlen, err_at, 1);
+    if (HAVE_SSSE3())
+        return lz4_pixels_ssse3(src, srclen, dst, dstlen, err_at);
+    return lz4_decode(src, srclen, dst, dstlen, err_at, 1, 0);
 }
