@@ -36,6 +36,7 @@ from numcodecs.registry import register_codec
 
 from . import _constants as C
 from . import codecs as _codecs
+from .buffers import POOL
 
 __all__ = ["HDF5Codec", "Bslz4", "LZ4", "LZF", "Szip", "ScaleOffset", "Blosc", "Zstd", "Deflate",
            "Shuffle", "Fletcher32", "CODECS"]
@@ -123,7 +124,7 @@ class HDF5Codec(Codec):
                     raise ValueError(f"out holds {dest.nbytes} bytes, a chunk {self._nbytes}")
                 job.run(src, dest, 0)
                 return out
-            dest = np.empty(self._nbytes, np.uint8)
+            dest = POOL.lease(self._nbytes)  # memory faulted in once, not per chunk
             job.run(src, dest, 0)
         if self._np_dtype is not None:
             return dest.view(self._np_dtype).reshape(self.chunks)

@@ -1,0 +1,98 @@
+"""fastchunk.buffers: decode outputs reused once nobody holds them, never while anybody does."""
+import gc
+import threading
+
+import numpy as np
+import pytest
+
+from fastchunk import testing
+from fastchunk.buffers import BufferPool
+from fastchunk.numcodecs_codecs import Bslz4
+
+BIG = 2 << 20
+
+
+def test_a_dropped_lease_is_handed_out_again():
+    pool = BufferPool()
+    a = pool.lease(BIG)
+    assert a.nbytes == BIG and a.dtype == np.uint8 and a.flags.writeable
+    where = a.ctypes.data
+    del a
+    gc.collect()
+    assert pool.idle_bytes() == BIG
+    b = pool.lease(BIG)
+    assert b.ctypes.data == where
+    assert pool.idle_bytes() == 0
+
+
+@pytest.mark.parametrize("keep", ["view", "reshape", "slice", "asarray", "memoryview"])
+def test_a_lease_is_never_handed_out_while_any_view_of_it_lives(keep):
+    pool = BufferPool()
+    a = pool.lease(BIG)
+    a[:] = 7
+    held = {"view": lambda x: x.view(np.uint32), "reshape": lambda x: x.reshape(2, -1),
+            "slice": lambda x: x[10:20], "asarray": np.asarray,
+            "memoryview": memoryview}[keep](a)
+    del a
+    gc.collect()
+    assert pool.idle_bytes() == 0
+    b = pool.lease(BIG)
+    b[:] = 9
+    assert bytes(memoryview(held).cast("B")[:4]) == b"\x07" * 4
+    del held
+    gc.collect()
+    assert pool.idle_bytes() == BIG
+
+
+def test_small_leases_are_plain_arrays_and_the_pool_keeps_a_bounded_amount():
+    pool = BufferPool(keep=2, max_idle_bytes=3 * BIG)
+    assert pool.lease(100).base is None  # below min_bytes: numpy's own
+    leases = [pool.lease(BIG) for _ in range(4)]
+    del leases
+    gc.collect()
+    assert pool.idle_bytes() == 2 * BIG  # keep=2 per size
+    other = [pool.lease(BIG // 2 * 3) for _ in range(2)]
+    del other
+    gc.collect()
+    assert pool.idle_bytes() <= 3 * BIG  # max_idle_bytes in all
+
+
+def test_codec_results_stay_intact_while_the_caller_keeps_them():
+    """numcodecs' decode(buf) without out: two results alive at once never share memory."""
+    frames = testing.eiger_frames(3, (512, 1030), np.uint32)
+    codec = Bslz4(elem_size=4, chunks=[512, 1030], dtype="<u4")
+    bufs = [codec.encode(f) for f in frames]
+    kept = [codec.decode(b) for b in bufs]
+    for _ in range(3):  # churn: results made and dropped between the kept ones
+        codec.decode(bufs[0])
+    for got, want in zip(kept, frames):
+        np.testing.assert_array_equal(got, want)
+    assert len({k.ctypes.data for k in kept}) == 3
+
+
+def test_codec_decodes_from_many_threads_at_once():
+    frames = testing.eiger_frames(4, (512, 1030), np.uint32)
+    codec = Bslz4(elem_size=4, chunks=[512, 1030], dtype="<u4")
+    bufs = [codec.encode(f) for f in frames]
+    errors = []
+
+    def work(k):
+        try:
+            held = []
+            for i in range(40):
+                got = codec.decode(bufs[(i + k) % 4])
+                held.append((got, (i + k) % 4))
+                if len(held) > 2:
+                    held.pop(0)
+                for g, j in held:
+                    if not np.array_equal(g, frames[j]):
+                        errors.append((k, i, j))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
