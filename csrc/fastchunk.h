@@ -231,7 +231,8 @@ int fc_read_sync(const fc_read_t *req, fc_error_t *err);
  * process-wide pool: buffer i into out + i * the layout's chunk bytes, skipping the filters
  * masks[i] names. fc_many_start validates and queues them; then fc_job_wait / fc_job_cancel /
  * fc_job_finish as for a read (err.row is the index of the failing buffer). Every pointer must
- * stay valid until fc_job_finish. */
+ * stay valid until fc_job_finish. parts > 1 splits every buffer into that many tasks of its
+ * blocks (a one-filter bitshuffle layout and masks of 0 only): one big frame on every core. */
 typedef struct {
     const fc_layout_t *layout;
     const uint8_t *const *srcs;
@@ -240,6 +241,7 @@ typedef struct {
     uint8_t *out;
     int64_t n;
     int32_t num_threads;
+    int32_t parts;
 } fc_many_t;
 int fc_many_start(const fc_many_t *req, fc_job_t **job, fc_error_t *err);
 int64_t fc_job_missed_wakeups(void);

@@ -560,3 +560,106 @@ def test_numcodecs_finds_the_codecs_through_the_entry_point(tmp_path):
                          capture_output=True, timeout=120)
     assert run.returncode == 0, run.stderr.decode()
     assert run.stdout == frame.tobytes()
+
+
+# -- one big frame on several threads (decode in parts) ----------------------------------
+BIG = (1024, 1030)  # 4.2 MB of u32: at least codecs.SPLIT_MIN_BYTES
+
+
+@pytest.fixture(scope="module")
+def big_frame():
+    frame = testing.eiger_frames(1, shape=BIG, dtype=np.uint32, seed=3)[0]
+    assert frame.nbytes >= codecs.SPLIT_MIN_BYTES
+    return frame, detector_bslz4(frame)
+
+
+@pytest.mark.parametrize("num_threads", [None, 1, 2, 3, 8])
+def test_a_big_frame_decodes_in_parts(big_frame, num_threads):
+    frame, blob = big_frame
+    assert_identical(codecs.decode_bslz4(blob, frame.shape, frame.dtype, num_threads=num_threads),
+                     frame)
+    out = np.zeros_like(frame)
+    codecs.decode(blob, [(32008, (0, 4, 4, 0, 2))], frame.shape, frame.dtype, out=out,
+                  num_threads=num_threads)
+    assert_identical(out, frame)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7, 64, 4096])
+def test_every_split_of_a_frame_matches(big_frame, parts):
+    from fastchunk import _native
+    frame, blob = big_frame
+    job = codecs._Job([(32008, (0, 4, 4, 0, 2))], frame.shape, frame.dtype)
+    out = np.zeros_like(frame)
+    _native.decode_many(job.layout, [blob], out.reshape(-1).view(np.uint8),
+                        np.zeros(1, np.uint32), 2, None, parts)
+    assert_identical(out, frame)
+
+
+def _damaged(blob):
+    """The frame with bytes flipped inside one middle block, cut inside its last block, with a
+    header that lies about the size, and with a stray byte after the raw tail. (Damage in two
+    blocks may be reported at either when in parts: the first part to meet one wins.)"""
+    mid = bytearray(blob)
+    for at in range(len(blob) // 2, len(blob) // 2 + 8):
+        mid[at] ^= 0xA5
+    return {"middle": bytes(mid), "cut": blob[:-1000],
+            "size": struct.pack(">Q", 1 << 30) + blob[8:], "tail": blob + b"\0"}
+
+
+@pytest.mark.parametrize("damage", ["middle", "cut", "size", "tail"])
+def test_a_damaged_frame_fails_the_same_in_parts(big_frame, damage):
+    """In parts or whole: the same error type and byte offset (the part that owns the block, or
+    the last part, which walks every block header and the tail, reports it)."""
+    frame, blob = big_frame
+    bad = _damaged(blob)[damage]
+    errors = []
+    for threads in (1, 2, 5):
+        with pytest.raises(fastchunk.ChunkDecodeError) as e:
+            codecs.decode_bslz4(bad, frame.shape, frame.dtype, num_threads=threads)
+        errors.append((type(e.value), e.value.offset))
+    assert errors[0] == errors[1] == errors[2], errors
+    assert errors[0][1] is not None
+
+
+def test_concurrent_decodes_of_big_frames(big_frame):
+    """Several threads decoding at once (each on one thread then, or in parts when alone)."""
+    frame, blob = big_frame
+    bad = _damaged(blob)["middle"]
+    failures = []
+
+    def work(k):
+        out = np.empty_like(frame)
+        for i in range(6):
+            if (i + k) % 3 == 0:
+                try:
+                    codecs.decode_bslz4(bad, frame.shape, frame.dtype, out=out)
+                    failures.append("damaged frame decoded")
+                except fastchunk.ChunkDecodeError:
+                    pass
+            else:
+                codecs.decode_bslz4(blob, frame.shape, frame.dtype, out=out)
+                if not np.array_equal(out, frame):
+                    failures.append((k, i))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
+def test_parts_are_refused_where_they_do_not_apply(big_frame):
+    from fastchunk import _native
+    frame, blob = big_frame
+    out = np.zeros(frame.nbytes, np.uint8)
+    job = codecs._Job([(32008, (0, 4, 4, 0, 2))], frame.shape, frame.dtype)
+    with pytest.raises(fastchunk.FastchunkError, match="4096"):
+        _native.decode_many(job.layout, [blob], out, np.zeros(1, np.uint32), 2, None, 4097)
+    with pytest.raises(fastchunk.FastchunkError, match="skip no filter"):
+        _native.decode_many(job.layout, [blob], out, np.ones(1, np.uint32), 2, None, 2)
+    gz = codecs._Job([(1, (4,))], frame.shape, frame.dtype)
+    with pytest.raises(fastchunk.FastchunkError, match="bitshuffle"):
+        _native.decode_many(gz.layout, [blob], out, np.zeros(1, np.uint32), 2, None, 2)
+    with pytest.raises(ValueError, match="num_threads"):
+        codecs.decode_bslz4(blob, frame.shape, frame.dtype, num_threads=0)

@@ -165,7 +165,7 @@ int fc_bitshuffle_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst,
     if (elem_size == 0 || dstlen % elem_size)
         return fc_fail(err, FC_E_INVALID, 0, "bitshuffle: chunk size is not a whole number of elements");
     size_t n = dstlen / elem_size;
-    int stream = dst_final && !want && dstlen >= STREAM_MIN_BYTES;
+    int stream = dst_final && dstlen >= STREAM_MIN_BYTES; /* partial decodes pass dst_final 0 */
     if (compression == FC_BSHUF_LZ4 || compression == FC_BSHUF_ZSTD)
         return decode_compressed(src, srclen, dst, n, elem_size, compression, want, nwant, stream,
                                  s, err);
@@ -184,6 +184,30 @@ int fc_bitshuffle_decode(const uint8_t *src, size_t srclen, uint8_t *dst, size_t
 {
     return fc_bitshuffle_decode_blocks(src, srclen, dst, dstlen, elem_size, block_elems,
                                        compression, NULL, 0, dst_final, s, err);
+}
+
+int fc_bitshuffle_decode_part(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                              uint32_t elem_size, uint32_t block_elems, uint32_t compression,
+                              size_t part, size_t nparts, int dst_final, fc_scratch_t *s,
+                              fc_error_t *err)
+{
+    size_t be = fc_bitshuffle_block_elems(src, srclen, elem_size, block_elems, compression);
+    size_t n = be ? dstlen / elem_size : 0;
+    size_t nblocks = be ? n / be + ((n % be) >= 8) : 0;
+    if (nparts <= 1 || nblocks == 0 || dstlen % elem_size) {
+        if (part != 0)
+            return FC_OK; /* part 0 decodes it whole, or reports what is wrong */
+        return fc_bitshuffle_decode_blocks(src, srclen, dst, dstlen, elem_size, block_elems,
+                                           compression, NULL, 0, dst_final, s, err);
+    }
+    size_t b0 = part * nblocks / nparts, b1 = (part + 1) * nblocks / nparts;
+    if (fc_grow(&s->want, &s->want_cap, nblocks + 1))
+        return fc_fail(err, FC_E_NOMEM, 0, "bitshuffle scratch");
+    memset(s->want, 0, nblocks + 1);
+    memset(s->want + b0, 1, b1 - b0);
+    s->want[nblocks] = part + 1 == nparts; /* the raw tail, and the walk to the end */
+    return fc_bitshuffle_decode_blocks(src, srclen, dst, dstlen, elem_size, block_elems,
+                                       compression, s->want, nblocks + 1, dst_final, s, err);
 }
 
 size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t elem_size,

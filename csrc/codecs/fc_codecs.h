@@ -21,6 +21,15 @@ int fc_bitshuffle_decode_blocks(const uint8_t *src, size_t srclen, uint8_t *dst,
                                 fc_scratch_t *s, fc_error_t *err);
 /* Elements per block of a bitshuffle chunk: from the LZ4 header, or cd / the default; 0 if the
  * stored chunk cannot say (the full decode reports why). */
+/* Part `part` of `nparts` of a bitshuffle chunk: its share of the blocks (in order), and the raw
+ * tail with the last part. nparts threads given parts 0..nparts-1 of one chunk decode it side by
+ * side, each writing only its blocks' bytes of dst; together they check what one whole decode
+ * checks (the last part walks every block header and the tail). A header the whole decode would
+ * refuse is reported by part 0; the other parts then do nothing. */
+int fc_bitshuffle_decode_part(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen,
+                              uint32_t elem_size, uint32_t block_elems, uint32_t compression,
+                              size_t part, size_t nparts, int dst_final, fc_scratch_t *s,
+                              fc_error_t *err);
 size_t fc_bitshuffle_block_elems(const uint8_t *src, size_t srclen, uint32_t elem_size,
                                  uint32_t block_elems, uint32_t compression);
 /* Undo bitshuffle's transform of m elements (m % 8 == 0) of elem_size bytes, the transform of

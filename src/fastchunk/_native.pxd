@@ -83,6 +83,7 @@ cdef extern from "fastchunk.h" nogil:
         uint8_t *out
         int64_t n
         int32_t num_threads
+        int32_t parts
 
     ctypedef struct fc_job_t:
         pass

@@ -278,11 +278,14 @@ def read(rows, regions, step, out_shape, out, fds, layouts, int num_threads,
     return decoded
 
 
-def decode_many(Layout layout, list srcs, out, masks, int num_threads, describe=None):
+def decode_many(Layout layout, list srcs, out, masks, int num_threads, describe=None,
+                int parts=1):
     """Decode stored chunks srcs[i] (uint8 arrays) into out (C-contiguous, writeable, holding
     len(srcs) chunks of the layout, back to back) on the process-wide pool, skipping the
     filters masks[i] (a uint32 array) names. Ctrl-C cancels and raises KeyboardInterrupt; the
-    first error is raised with describe(index, byte offset, code) as its context."""
+    first error is raised with describe(index, byte offset, code) as its context. parts > 1
+    splits each buffer into that many tasks of its blocks (one-filter bitshuffle layouts and
+    zero masks only)."""
     cdef Py_ssize_t n = len(srcs), i, got = 0
     cdef Py_ssize_t chunk = layout.chunk_bytes
     cdef Py_buffer out_b, mask_b
@@ -313,6 +316,7 @@ def decode_many(Layout layout, list srcs, out, masks, int num_threads, describe=
         req.out = <uint8_t *>out_b.buf
         req.n = n
         req.num_threads = max(1, num_threads)
+        req.parts = max(1, parts)
         with nogil:
             rc = fc_many_start(&req, &job, &err)
         if rc != FC_OK:

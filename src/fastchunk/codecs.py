@@ -31,6 +31,7 @@ The DECTRIS framings (``decode_dectris``), as DECTRIS documents them:
 import functools
 import re
 import struct
+import threading
 
 import numpy as np
 
@@ -181,6 +182,15 @@ def _context_error(e, text):
 
 
 # -- decoding ----------------------------------------------------------------------------
+# One bitshuffle chunk at least this big, decoded while no other decode of this module runs, is
+# split into parts of its blocks decoded on every thread: a detector stream's single 4M frame, or
+# zarr's arr[i], no longer waits on one core. Concurrent calls (a caller's own pool, zarr's
+# concurrent chunks) keep one thread each, so they never crowd the pool with each other's parts.
+SPLIT_MIN_BYTES = 4 << 20
+_running = 0
+_running_lock = threading.Lock()
+
+
 class _Job:
     """One decode set-up: the native layout and the output, reused by decode_many."""
 
@@ -190,19 +200,46 @@ class _Job:
         self.native = _normalized(self.entries, self.dtype.itemsize)
         self.nelems = int(np.prod(self.shape, dtype=np.int64))
         self.layout = _layout(self.native, self.nelems, self.dtype.itemsize)
+        self.splits = (len(self.native) == 1 and self.native[0][0] == C.FILTER_BITSHUFFLE
+                       and self.nelems * self.dtype.itemsize >= SPLIT_MIN_BYTES)
 
     def what(self):
         return f"{describe(self.entries)} buffer decoding to {self.shape} {self.dtype}"
 
-    def run(self, src, dest, filter_mask):
-        """Decode src (uint8 array) into dest (a C-contiguous array of the chunk's bytes)."""
+    def run(self, src, dest, filter_mask, num_threads=None):
+        """Decode src (uint8 array) into dest (a C-contiguous array of the chunk's bytes); a big
+        bitshuffle chunk on num_threads threads (None: every usable CPU if no other decode
+        runs, else one)."""
+        global _running
+        with _running_lock:
+            _running += 1
+            alone = _running == 1
         try:
-            _native.decode_chunk(self.layout, src, dest, filter_mask)
+            threads = 1
+            if self.splits and not filter_mask and (alone or num_threads is not None):
+                from .engine import default_num_threads
+                threads = int(num_threads) if num_threads is not None else default_num_threads()
+            if threads > 1:
+                _native.decode_many(self.layout, [src], dest.reshape(-1).view(np.uint8),
+                                    _NO_MASK, threads, _at_offset, threads)
+            else:
+                _native.decode_chunk(self.layout, src, dest, filter_mask)
         except FastchunkError as e:
             raise _context_error(e, f"{self.what()} ({len(src)} stored bytes)") from None
+        finally:
+            with _running_lock:
+                _running -= 1
 
 
-def decode(buffer, pipeline, shape, dtype, out=None, *, filter_mask=0):
+_NO_MASK = np.zeros(1, np.uint32)
+
+
+def _at_offset(index, at, code):
+    """The context decode_chunk gives an error: where in the buffer."""
+    return f"byte offset {at}"
+
+
+def decode(buffer, pipeline, shape, dtype, out=None, *, filter_mask=0, num_threads=None):
     """Decode one stored chunk.
 
     Parameters
@@ -219,12 +256,18 @@ def decode(buffer, pipeline, shape, dtype, out=None, *, filter_mask=0):
         Written in place: exactly `dtype` and `shape`, C-contiguous, writeable.
     filter_mask : int
         Bit i set: filter i of the pipeline was skipped for this chunk (HDF5's chunk mask).
+    num_threads : int, optional
+        A bitshuffle chunk of 4 MiB or more is decoded in parts on this many threads of the
+        process-wide pool. None: every usable CPU (fastchunk.default_num_threads()) when no
+        other decode of this module is running, else one thread. Other chunks: one thread.
 
     Returns out (or a new array).
     """
+    if num_threads is not None and int(num_threads) < 1:
+        raise ValueError(f"num_threads must be at least 1, got {num_threads}")
     job = _Job(pipeline, shape, dtype)
     out = _check_out(out, job.shape, job.dtype)
-    job.run(_as_bytes(buffer), out, int(filter_mask))
+    job.run(_as_bytes(buffer), out, int(filter_mask), num_threads)
     return out
 
 
@@ -284,14 +327,14 @@ def default_block_size(itemsize):
     return max(128, (8192 // itemsize) // 8 * 8)
 
 
-def decode_bslz4(buffer, shape, dtype, out=None, *, block_size=None):
+def decode_bslz4(buffer, shape, dtype, out=None, *, block_size=None, num_threads=None):
     """Decode bitshuffle+LZ4 as HDF5 filter 32008 stores it, which is also DECTRIS's "bslz4"
     (Stream V2, dectris-compression) and "bsNN-lz4<" (Stream V1): a 12-byte header (u64 BE
     bytes, u32 BE block bytes), then the blocks.
 
     block_size (elements): the buffer has no header, as ``bitshuffle.compress_lz4(a,
     block_size)`` returns it (0: bitshuffle's default block); one is put in front (a copy of
-    the buffer).
+    the buffer). num_threads: as for decode() (a 4M frame decodes on every core).
     """
     dt = _dtype(dtype)
     if block_size is not None:
@@ -305,7 +348,7 @@ def decode_bslz4(buffer, shape, dtype, out=None, *, block_size=None):
         framed[:12] = np.frombuffer(struct.pack(">QI", nbytes, block * dt.itemsize), np.uint8)
         framed[12:] = src
         buffer = framed
-    return decode(buffer, _bslz4_pipeline(dt.itemsize), shape, dt, out)
+    return decode(buffer, _bslz4_pipeline(dt.itemsize), shape, dt, out, num_threads=num_threads)
 
 
 def decode_lz4(buffer, shape, dtype, out=None, *, framing="hdf5"):
