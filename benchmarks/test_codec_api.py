@@ -1,8 +1,9 @@
 """fastchunk.codecs and the kerchunk references (issue 20) against their peers, one group per case:
 
 - "codec api, 1 frame": one Eiger 4M bslz4 frame on one core, as a detector stream hands it
-  over: codecs.decode_bslz4 against bitshuffle.decompress_lz4 (and dectris-compression if it
-  is installed). Target: >= 2x bitshuffle.
+  over: codecs.decode_bslz4 on one thread against bitshuffle.decompress_lz4 (and
+  dectris-compression if it is installed). Target: >= 2x bitshuffle. Also the same frame in
+  parts on every thread (decode's default when nothing else decodes): one frame's latency.
 - "codec api, decode_many": N real-content 4M frames (the real Eiger frame, else synthetic)
   decoded into one stack: decode_many on 1 and 2 threads, and a 2-thread Python pool over
   bitshuffle. Target: 2 threads >= 1.8x 1 thread.
@@ -27,8 +28,8 @@ import pytest
 import zarr
 
 import fastchunk
-from bench_support import (DATASET, REAL_EIGER, assert_identical, benchmarks_disabled, drop,
-                           sample_first_chunk, timed)
+from bench_support import (DATASET, REAL_EIGER, THREADS, assert_identical, benchmarks_disabled,
+                           drop, sample_first_chunk, timed)
 from fastchunk import codecs, testing
 
 FRAME_4M = ((2167, 2070), np.uint32)
@@ -69,16 +70,30 @@ def test_codec_api_bitshuffle(benchmark, frame_sample):
 def test_codec_api_decode_bslz4(benchmark, frame_sample):
     s = frame_sample
     out = np.empty(s.chunk_shape, s.dtype)
-    _one(benchmark, s, lambda: codecs.decode_bslz4(s.raw, s.chunk_shape, s.dtype, out=out),
+    _one(benchmark, s, lambda: codecs.decode_bslz4(s.raw, s.chunk_shape, s.dtype, out=out,
+                                                    num_threads=1),
          "fastchunk.codecs.decode_bslz4, reused out", 1)
     assert_identical(out, s.ref)
 
 
 def test_codec_api_decode_bslz4_fresh(benchmark, frame_sample):
     s = frame_sample
-    got = _one(benchmark, s, lambda: codecs.decode_bslz4(s.raw, s.chunk_shape, s.dtype),
+    got = _one(benchmark, s, lambda: codecs.decode_bslz4(s.raw, s.chunk_shape, s.dtype,
+                                                          num_threads=1),
                "fastchunk.codecs.decode_bslz4, fresh array", 2)
     assert_identical(got, s.ref)
+
+
+def test_codec_api_decode_bslz4_parts(benchmark, frame_sample):
+    """The same frame in parts of its blocks on every thread (what decode does by default when
+    nothing else is decoding): the latency of one frame, not the one-core target."""
+    s = frame_sample
+    out = np.empty(s.chunk_shape, s.dtype)
+    timed(benchmark, lambda: codecs.decode_bslz4(s.raw, s.chunk_shape, s.dtype, out=out,
+                                                 num_threads=THREADS),
+          label=f"fastchunk.codecs.decode_bslz4 in parts, {THREADS} threads", rank=4,
+          decoded_bytes=s.ref.nbytes, stored_bytes=s.raw.nbytes, frames=1, threads=THREADS)
+    assert_identical(out, s.ref)
 
 
 def test_codec_api_dectris_compression(benchmark, frame_sample):
