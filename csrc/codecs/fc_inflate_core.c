@@ -41,7 +41,6 @@
 #define FC_X86_DISPATCH 0
 #endif
 
-
 /* ------------------------------------------------------------------------------------------ */
 /* Table geometry and entry format                                                             */
 /* ------------------------------------------------------------------------------------------ */
@@ -610,8 +609,8 @@ static const char MSG_TRUNC[] = "deflate: stream ends early";
 static const char MSG_OUTFULL[] = "deflate: data inflates past the chunk size";
 
 /* The fast loop, specialised for the block's copy shape (`wide`), its literal entries (`dbl`) and
- * the shuffle copy (`simd`), compile-time constants in each copy. Runs while >= FAST_IN_MARGIN input bytes and >= FAST_OUT_MARGIN output bytes are left,
- * so refills and copies need no checks. On entry to each iteration the bit buffer was just
+ * the shuffle copy (`simd`), compile-time constants in each copy. Runs while >= FAST_IN_MARGIN
+ * input bytes and >= FAST_OUT_MARGIN output bytes are left, so refills and copies need no checks. On entry to each iteration the bit buffer was just
  * refilled (all 64 bits are stream bits) and e is the entry for the next symbol. Here bitsleft
  * carries garbage above bit 5 (it is decremented by whole entries); only bitsleft & 63 counts.
  * Returns FAST_MORE (near an end: continue exactly), FAST_EOB, or FAST_ERR (*what says why). */
@@ -842,7 +841,7 @@ static FC_NOINLINE FC_ALIGN64 int fast_wide(FAST_PARAMS) { return fast_loop(FAST
 static FC_NOINLINE FC_ALIGN64 int fast_narrow_dbl(FAST_PARAMS) { return fast_loop(FAST_ARGS, 0, 1, 0); }
 static FC_NOINLINE FC_ALIGN64 int fast_wide_dbl(FAST_PARAMS) { return fast_loop(FAST_ARGS, 1, 1, 0); }
 #if FC_X86_DISPATCH
-/* simd = 1: the shuffle copy; `wide` then only names the variant (both copy alike). */
+/* simd = 1: the shuffle copy, 16 bytes up front (narrow) or 32 (wide, literal-heavy blocks). */
 #define FC_BMI2 __attribute__((target("bmi2,ssse3")))
 FC_BMI2 static FC_NOINLINE FC_ALIGN64 int fast_narrow_bmi2(FAST_PARAMS) { return fast_loop(FAST_ARGS, 0, 0, 1); }
 FC_BMI2 static FC_NOINLINE FC_ALIGN64 int fast_wide_bmi2(FAST_PARAMS) { return fast_loop(FAST_ARGS, 1, 0, 1); }
