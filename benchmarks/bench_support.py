@@ -7,6 +7,7 @@ should not import conftest). Run the suite with `python benchmarks/report.py`; t
 import math
 import os
 import pathlib
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -151,6 +152,37 @@ def timed(benchmark, fn, *, label, rank, decoded_bytes, frames, threads, stored_
                                 threads=int(threads), baseline=baseline,
                                 others_cpu=None if share is None else round(share, 3))
     return result
+
+
+def interleaved(readers, rounds):
+    """The scripts' own timing (`python benchmarks/test_X.py ROUNDS`): each reader once per round,
+    in turn, so drifting load on a shared machine hits every reader alike; seconds per reader."""
+    times = {k: [] for k in readers}
+    for _ in range(rounds):
+        for k, fn in readers.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return times
+
+
+def print_group(title, times, base, ours=None, peers=(), goal=None):
+    """One interleaved group: each reader's median and min, and base / reader per round. With
+    `ours`, its ratio against the fastest of `peers` (by median): ratio of medians, and the
+    median and quartiles of the per-round ratios, against `goal`."""
+    print(f"\n{title}")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for k, v in times.items():
+        r = sorted(a / b for a, b in zip(times[base], v))
+        print(f"  {k:<58} median {med[k] * 1e3:8.2f} ms  min {min(v) * 1e3:8.2f} ms  "
+              f"{base} / this: {statistics.median(r):5.2f}x")
+    peers = [k for k in peers if k in med]
+    if ours in med and peers:
+        best = min(peers, key=med.get)
+        r = sorted(a / b for a, b in zip(times[best], times[ours]))
+        print(f"  {ours} vs fastest peer ({best}): {med[best] / med[ours]:.2f}x of medians, "
+              f"per-round median {statistics.median(r):.2f}x (quartiles {r[len(r) // 4]:.2f}-"
+              f"{r[3 * len(r) // 4]:.2f})" + (f"; target >= {goal}x" if goal else ""))
 
 
 # --------------------------------------------------------------------------- data

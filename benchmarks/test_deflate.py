@@ -29,7 +29,6 @@ The peers are optional: without imagecodecs or hidefix their tests skip with one
 import contextlib
 import math
 import os
-import statistics
 import sys
 import threading
 import time
@@ -41,7 +40,8 @@ import numpy as np
 import pytest
 
 import fastchunk
-from bench_support import THREADS, assert_identical, benchmarks_disabled, timed
+from bench_support import (THREADS, assert_identical, benchmarks_disabled, interleaved, print_group,
+                           timed)
 from fastchunk import _native, testing
 
 DEFLATE = 1
@@ -330,34 +330,6 @@ def test_deflate_one_libdeflate(benchmark, frame_chunk):
 # --------------------------------------------------------------------------- interleaved
 
 
-def _rounds(readers, rounds):
-    """Each reader once per round, in turn; seconds per reader."""
-    times = {k: [] for k in readers}
-    for _ in range(rounds):
-        for k, fn in readers.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return times
-
-
-def _print_group(title, times, base, target_peers=()):
-    print(f"\n{title}")
-    med = {k: statistics.median(v) for k, v in times.items()}
-    peers = [k for k in target_peers if k in med]
-    for k, v in times.items():
-        r = sorted(a / b for a, b in zip(times[base], v))
-        line = (f"  {k:<58} median {med[k] * 1e3:8.2f} ms  min {min(v) * 1e3:8.2f} ms  "
-                f"{base} / this: {statistics.median(r):5.2f}x")
-        print(line)
-    if peers and "fastchunk" in med:
-        best = min(peers, key=med.get)
-        r = sorted(a / b for a, b in zip(times[best], times["fastchunk"]))
-        print(f"  fastchunk vs fastest peer ({best}): {med[best] / med['fastchunk']:.2f}x of medians, "
-              f"per-round median {statistics.median(r):.2f}x (quartiles {r[len(r) // 4]:.2f}-"
-              f"{r[3 * len(r) // 4]:.2f}); target >= 1.25x")
-
-
 def main(rounds=9):
     import pathlib
     import tempfile
@@ -388,10 +360,10 @@ def main(rounds=9):
                         continue
                     check(case, fn())  # warm-up and check
                     readers[key] = fn
-                times = _rounds(readers, rounds)
-            _print_group(f"deflate: {case.name} ({case.ref.nbytes / 1e6:.1f} MB decoded, "
-                         f"{case.stored_bytes / 1e6:.1f} MB stored)", times, "h5py",
-                         ("libdeflate_pool", "hidefix"))
+                times = interleaved(readers, rounds)
+            print_group(f"deflate: {case.name} ({case.ref.nbytes / 1e6:.1f} MB decoded, "
+                        f"{case.stored_bytes / 1e6:.1f} MB stored)", times, "h5py",
+                        "fastchunk", ("libdeflate_pool", "hidefix"), 1.25)
         # one core, one frame
         frame = testing.eiger_frames(1, FRAME_SHAPE, np.uint16)
         p = testing.write_dataset(tmp / "one.h5", "/data", frame, (1, *FRAME_SHAPE), "deflate",
@@ -412,11 +384,12 @@ def main(rounds=9):
         for fn in one.values():
             fn()
         assert_identical(out, ref)
-        times = _rounds({k: (lambda f=f: [f() for _ in range(10)]) for k, f in one.items()}, rounds * 5)
+        times = interleaved({k: (lambda f=f: [f() for _ in range(10)]) for k, f in one.items()},
+                            rounds * 5)
         times = {k: [t / 10 for t in v] for k, v in times.items()}
-        _print_group(f"deflate 1 chunk, 1 thread: 1M-u16 gzip {LEVEL} ({ref.nbytes / 1e6:.2f} MB, "
-                     f"{len(raw) / 1e6:.2f} MB stored)", times, "zlib.decompress",
-                     ("libdeflate (imagecodecs)",))
+        print_group(f"deflate 1 chunk, 1 thread: 1M-u16 gzip {LEVEL} ({ref.nbytes / 1e6:.2f} MB, "
+                    f"{len(raw) / 1e6:.2f} MB stored)", times, "zlib.decompress",
+                    "fastchunk", ("libdeflate (imagecodecs)",), 1.25)
     print(f"\nload average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

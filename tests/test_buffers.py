@@ -55,6 +55,23 @@ def test_small_leases_are_plain_arrays_and_the_pool_keeps_a_bounded_amount():
     del other
     gc.collect()
     assert pool.idle_bytes() <= 3 * BIG  # max_idle_bytes in all
+    pool.clear()
+    assert pool.idle_bytes() == 0
+    again = pool.lease(BIG)  # a fresh allocation after clear(), still returned when dropped
+    del again
+    gc.collect()
+    assert pool.idle_bytes() == BIG
+
+
+def test_the_default_pool_keeps_as_many_chunks_as_zarr_decodes_at_once():
+    """zarr-python 3 decodes up to async.concurrency (10) chunks at once; the pool must keep
+    that many 4M u32 frames (18 MB) or every read faults fresh memory in again."""
+    frame = 2167 * 2070 * 4
+    pool = BufferPool()
+    leases = [pool.lease(frame) for _ in range(10)]
+    del leases
+    gc.collect()
+    assert pool.idle_bytes() == 10 * frame
 
 
 def test_codec_results_stay_intact_while_the_caller_keeps_them():
