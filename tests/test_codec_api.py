@@ -101,6 +101,33 @@ def test_lz4_stream_v1_bare_block():
         codecs.decode_dectris(bare, "zstd", frame.shape, frame.dtype)
 
 
+def detector_bszstd(frame):
+    """bslz4's framing with zstd blocks, as dectris-compression's "bszstd" reads it."""
+    block = codecs.default_block_size(frame.itemsize)
+    body = bitshuffle.compress_zstd(np.ascontiguousarray(frame), block)
+    return struct.pack(">QI", frame.nbytes, block * frame.itemsize) + body.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.float32])
+@pytest.mark.parametrize("encoding", ["bslz4", "bszstd", "lz4"])
+def test_the_detector_framings_agree_with_dectris_compression(dtype, encoding):
+    """DECTRIS's own decoder (dectris-compression, what stream consumers use) as the oracle:
+    the same bytes from the same buffers, and both refuse a cut one."""
+    compression = pytest.importorskip("dectris.compression", reason="dectris-compression is not installed")
+    frame = _frame(np.uint32, shape=(200, 170)).astype(dtype)
+    blob = {"bslz4": detector_bslz4, "bszstd": detector_bszstd,
+            "lz4": lambda f: detector_lz4(f, 4096)}[encoding](frame)
+    want = compression.decompress(blob, encoding, elem_size=frame.itemsize)
+    assert want == frame.tobytes()
+    got = codecs.decode_dectris(blob, encoding, frame.shape, dtype)
+    assert got.tobytes() == want
+    cut = blob[:-7]
+    with pytest.raises(RuntimeError):
+        compression.decompress(cut, encoding, elem_size=frame.itemsize)
+    with pytest.raises(fastchunk.ChunkDecodeError):
+        codecs.decode_dectris(cut, encoding, frame.shape, dtype)
+
+
 def test_hdf5_lz4_filter_chunks_match_h5py(tmp_path):
     """hdf5plugin's LZ4 filter writes the framing decode_lz4 reads (several block sizes)."""
     data = testing.eiger_frames(2, shape=FRAME, dtype=np.uint32)

@@ -316,10 +316,10 @@ def decode_many(buffers, pipeline, shape, dtype, out=None, *, num_threads=None, 
 
 
 # -- detector framings -------------------------------------------------------------------
-def _bslz4_pipeline(itemsize):
+def _bslz4_pipeline(itemsize, compression=C.BSHUF_LZ4):
     """32008 cd_values as the filter stores them: major, minor, element size, block 0 (from
-    the chunk's header), LZ4."""
-    return [(BSLZ4, (0, 4, itemsize, 0, C.BSHUF_LZ4))]
+    the chunk's header), LZ4 (or zstd)."""
+    return [(BSLZ4, (0, 4, itemsize, 0, compression))]
 
 
 def default_block_size(itemsize):
@@ -394,11 +394,14 @@ _STREAM_V1 = re.compile(r"^bs(8|16|32)-lz4<$")
 
 def decode_dectris(buffer, encoding, shape, dtype, out=None):
     """Decode one frame as a DECTRIS detector sends it. encoding: Stream V2's compression
-    algorithm ("bslz4", "lz4"; the CBOR tag 56500 array is [algorithm, element size, bytes]),
+    algorithm ("bslz4", "lz4", or "bszstd" as dectris-compression also decodes it: the bslz4
+    framing with zstd blocks; the CBOR tag 56500 array is [algorithm, element size, bytes]),
     or Stream V1's image ``encoding`` ("bs32-lz4<", "bs16-lz4<", "bs8-lz4<", "lz4<", "<")."""
     dt = _dtype(dtype)
     if encoding == "bslz4":
         return decode_bslz4(buffer, shape, dt, out)
+    if encoding == "bszstd":
+        return decode(buffer, _bslz4_pipeline(dt.itemsize, C.BSHUF_ZSTD), shape, dt, out)
     m = _STREAM_V1.match(encoding)
     if m:
         if int(m.group(1)) != 8 * dt.itemsize:
@@ -410,5 +413,5 @@ def decode_dectris(buffer, encoding, shape, dtype, out=None):
         return decode_lz4(buffer, shape, dt, out, framing="block")
     if encoding in ("<", "none", ""):
         return decode(buffer, [], shape, dt, out)
-    raise ValueError(f"unknown DECTRIS encoding {encoding!r} (Stream V2: 'bslz4', 'lz4'; "
+    raise ValueError(f"unknown DECTRIS encoding {encoding!r} (Stream V2: 'bslz4', 'lz4', 'bszstd'; "
                      "Stream V1: 'bs32-lz4<', 'bs16-lz4<', 'bs8-lz4<', 'lz4<', '<')")
