@@ -331,6 +331,13 @@ def _one_frame_group(s, rounds):
         f"codecs.decode_bslz4 in parts, {THREADS} threads": lambda: codecs.decode_bslz4(
             s.raw, s.chunk_shape, s.dtype, out=out, num_threads=THREADS),
     }
+    try:
+        from dectris import compression
+        raw = s.raw.tobytes()
+        readers["dectris-compression decompress"] = lambda: compression.decompress(
+            raw, "bslz4", elem_size=s.dtype.itemsize)
+    except ImportError:
+        print("dectris-compression is not installed: its reader is left out")
     for fn in readers.values():
         fn()
     assert_identical(out, s.ref)
@@ -338,7 +345,7 @@ def _one_frame_group(s, rounds):
     print_group(f"1 frame, 1 thread: {s.name} ({s.ref.nbytes / 1e6:.1f} MB, {s.raw.nbytes / 1e6:.2f} MB "
                 f"stored; 5 calls a round)", {k: [t / 5 for t in v] for k, v in times.items()},
                 "bitshuffle.decompress_lz4", "codecs.decode_bslz4, 1 thread",
-                ("bitshuffle.decompress_lz4",), 2)
+                ("bitshuffle.decompress_lz4", "dectris-compression decompress"), 2)
 
 
 def _decode_many_group(s, n, pool, rounds):
