@@ -31,7 +31,6 @@ import math
 import os
 import sys
 import threading
-import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
