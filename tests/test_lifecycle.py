@@ -111,8 +111,8 @@ def test_ten_thousand_opens_leak_nothing(tmp_path):
 @pytest.mark.skipif(UNDER_ASAN, reason="ASan's quarantine keeps freed memory on purpose")
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc/self/statm")
 def test_streaming_memory_stays_flat(big):
-    """iter_frames over 10x the memory budget: resident memory grows by less than twice the
-    budget, and hardly in the second half (it does not grow with what was read)."""
+    """iter_frames over 10x the memory budget, twice: resident memory grows by less than twice
+    the budget, and hardly in the second pass (it does not grow with what was read)."""
     path, frame = big
     page = os.sysconf("SC_PAGE_SIZE")
 
@@ -120,23 +120,25 @@ def test_streaming_memory_stays_flat(big):
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * page
     frames, batch = 240, 2
-    budget = frames * frame.nbytes // 10  # 10x the budget is streamed
+    budget = frames * frame.nbytes // 10  # 10x the budget is streamed per pass
     with fastchunk.File(path) as f:
         ds = f["x"]
         for _ in ds.iter_frames(batch=batch, stop=8):  # buffers, pool and index warm
             pass
         base, peaks = rss(), [0, 0]
-        for start, block in ds.iter_frames(batch=batch, stop=frames):
-            assert block[:, 100:104, 7].tobytes() == np.repeat(frame[None, 100:104, 7], len(block), 0).tobytes()
-            del block
-            half = 2 * start // frames
-            peaks[half] = max(peaks[half], rss())
+        for stream in range(2):
+            for start, block in ds.iter_frames(batch=batch, stop=frames):
+                assert block[:, 100:104, 7].tobytes() == np.repeat(frame[None, 100:104, 7], len(block), 0).tobytes()
+                del block
+                peaks[stream] = max(peaks[stream], rss())
     grown = max(peaks) - base
     # Measured 60-100 MiB against a 96 MiB budget, as the pool's cached read buffers and
     # glibc's per-thread arenas settle (100 once, in a full run beside another): the bound is
     # twice that, still a fifth of what was streamed.
     assert grown < 2 * budget, f"grew {grown >> 20} MiB streaming {frames * frame.nbytes >> 20} MiB"
-    # Memory that grew with what was read would add about 5x the budget in the second half.
+    # Memory that grew with what was read would add 10x the budget in the second pass. The
+    # allocator's settling is not done halfway through the first pass (the halves of one pass,
+    # as this compared before, once differed by exactly 24 MiB in CI), but is after it.
     assert peaks[1] - peaks[0] < budget // 4, [p >> 20 for p in peaks]
 
 
