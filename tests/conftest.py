@@ -94,6 +94,26 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"  h5py fallback x{n}: {reason}")
 
 
+def run_threads(n, work):
+    """Run work(i) on n threads started together; return their results or exceptions."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except BaseException as e:  # reported by the test on the main thread
+            results[i] = e
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive(), "a thread hung"
+    return results
+
+
 @contextlib.contextmanager
 def sigint_timer(delay):
     """A timer whose start() sends this process SIGINT `delay` seconds later, with Python's

@@ -1,9 +1,9 @@
 """fastchunk.buffers: decode outputs reused once nobody holds them, never while anybody does."""
 import gc
-import threading
 
 import numpy as np
 import pytest
+from conftest import run_threads
 
 from fastchunk import testing
 from fastchunk.buffers import BufferPool
@@ -94,22 +94,15 @@ def test_codec_decodes_from_many_threads_at_once():
     errors = []
 
     def work(k):
-        try:
-            held = []
-            for i in range(40):
-                got = codec.decode(bufs[(i + k) % 4])
-                held.append((got, (i + k) % 4))
-                if len(held) > 2:
-                    held.pop(0)
-                for g, j in held:
-                    if not np.array_equal(g, frames[j]):
-                        errors.append((k, i, j))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        held = []
+        for i in range(40):
+            got = codec.decode(bufs[(i + k) % 4])
+            held.append((got, (i + k) % 4))
+            if len(held) > 2:
+                held.pop(0)
+            for g, j in held:
+                if not np.array_equal(g, frames[j]):
+                    errors.append((k, i, j))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_threads(4, work) == [None] * 4
     assert errors == []

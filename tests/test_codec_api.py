@@ -16,7 +16,7 @@ import lz4.block
 import numcodecs
 import numpy as np
 import pytest
-from conftest import assert_identical, sigint_timer
+from conftest import assert_identical, run_threads, sigint_timer
 
 import fastchunk
 from fastchunk import codecs, numcodecs_codecs, testing
@@ -668,11 +668,7 @@ def test_concurrent_decodes_of_big_frames(big_frame):
                 if not np.array_equal(out, frame):
                     failures.append((k, i))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_threads(4, work) == [None] * 4
     assert failures == []
 
 

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 from conftest import (assert_identical, assert_names_chunk, chunk_location, h5py_read, patch_file,
-                      sigint_timer)
+                      run_threads, sigint_timer)
 
 import fastchunk
 from fastchunk import _native, testing
@@ -41,26 +41,6 @@ JOBS = [("frames", EIGER, np.s_[:]), ("frames", EIGER, np.s_[3]), ("frames", EIG
         ("tiles", "t", np.s_[..., 100]), ("tiles", "t", np.s_[31:33, 47:49])]
 
 
-def _run_threads(n, work):
-    """Run work(i) on n threads started together; return their results or exceptions."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as e:  # reported by the test on the main thread
-            results[i] = e
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-        assert not t.is_alive(), "a reader thread hung"
-    return results
-
-
 # Files and Datasets are opened on this thread and shared by the readers: opening them from
 # several threads at once is left out until the H5Pget_chunk_opts race is fixed (see report).
 
@@ -78,7 +58,7 @@ def test_eight_threads_match_h5py(files):
                 j = (i + r) % len(JOBS)
                 got.append((j, dsets[i % 2][j].read(JOBS[j][2], num_threads=1 + (i + r) % 4)))
             return got
-        results = _run_threads(8, work)
+        results = run_threads(8, work)
     finally:
         for f in opened.values():
             f.close()
@@ -107,7 +87,7 @@ def test_small_reads_from_four_threads_lose_no_wakeup(files):
                 if ds.read(sel).tobytes() != expected[sel].tobytes():
                     return False
             return True
-        results = _run_threads(4, work)
+        results = run_threads(4, work)
     assert results == [True] * 4, results
     assert _native.missed_wakeups() == before
 
@@ -131,7 +111,7 @@ def test_error_in_one_thread_leaves_others_alone(files):
                     j = (i + r) % 4  # the frames jobs
                     out.append((j, dsets[i][JOBS[j][2]]))
             return out
-        results = _run_threads(8, work)
+        results = run_threads(8, work)
         assert_identical(dsets[0][0:5], expected[0][0:5])  # the bad file's good chunks still read
     for i, res in enumerate(results):
         assert not isinstance(res, BaseException), repr(res)
@@ -286,7 +266,7 @@ def test_pool_and_threads_stay_bounded(files):
             for r in range(25):
                 dsets[i].read(np.s_[r:], num_threads=1 + (i + r) % 4)
         for _ in range(3):
-            assert _run_threads(6, work) == [None] * 6
+            assert run_threads(6, work) == [None] * 6
             assert settled(threads + 6) <= threads + 6, sorted(os.listdir("/proc/self/task"))
     assert _native.pool_size() == pool  # no read asked for more workers than before
 

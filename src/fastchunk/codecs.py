@@ -316,7 +316,7 @@ def decode_many(buffers, pipeline, shape, dtype, out=None, *, num_threads=None, 
 
 
 # -- detector framings -------------------------------------------------------------------
-def _bslz4_pipeline(itemsize, compression=C.BSHUF_LZ4):
+def _bitshuffle_pipeline(itemsize, compression=C.BSHUF_LZ4):
     """32008 cd_values as the filter stores them: major, minor, element size, block 0 (from
     the chunk's header), LZ4 (or zstd)."""
     return [(BSLZ4, (0, 4, itemsize, 0, compression))]
@@ -348,7 +348,7 @@ def decode_bslz4(buffer, shape, dtype, out=None, *, block_size=None, num_threads
         framed[:12] = np.frombuffer(struct.pack(">QI", nbytes, block * dt.itemsize), np.uint8)
         framed[12:] = src
         buffer = framed
-    return decode(buffer, _bslz4_pipeline(dt.itemsize), shape, dt, out, num_threads=num_threads)
+    return decode(buffer, _bitshuffle_pipeline(dt.itemsize), shape, dt, out, num_threads=num_threads)
 
 
 def decode_lz4(buffer, shape, dtype, out=None, *, framing="hdf5"):
@@ -401,7 +401,7 @@ def decode_dectris(buffer, encoding, shape, dtype, out=None):
     if encoding == "bslz4":
         return decode_bslz4(buffer, shape, dt, out)
     if encoding == "bszstd":
-        return decode(buffer, _bslz4_pipeline(dt.itemsize, C.BSHUF_ZSTD), shape, dt, out)
+        return decode(buffer, _bitshuffle_pipeline(dt.itemsize, C.BSHUF_ZSTD), shape, dt, out)
     m = _STREAM_V1.match(encoding)
     if m:
         if int(m.group(1)) != 8 * dt.itemsize:
